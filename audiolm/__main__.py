@@ -1,0 +1,5 @@
+import sys
+
+from audiolm.cli import main
+
+sys.exit(main())
