@@ -1,0 +1,155 @@
+"""Attention backends: xformers (CUDA, block-diagonal causal masks over packed documents) and
+PyTorch SDPA (everywhere, with an equivalent document-causal boolean mask).
+
+All functions take and return tensors in ``[B, L, H, D]`` layout (the layout of the projections),
+with ``n_heads`` query heads and ``n_kv_heads`` key/value heads (grouped-query attention).
+
+A :class:`AttentionPlan` is built once per forward pass (mask construction costs one host sync
+for packed batches) and shared by every layer. xformers is imported lazily: it has no CPU
+kernels, and the package must import and train without it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+@functools.lru_cache(maxsize=1)
+def xformers_available() -> bool:
+    try:
+        import xformers.ops  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def resolve_backend(name: str, device: torch.device | str) -> str:
+    """``auto`` -> ``xformers`` on CUDA when importable, else ``sdpa``; explicit names are checked."""
+    device = torch.device(device)
+    if name == "auto":
+        return "xformers" if device.type == "cuda" and xformers_available() else "sdpa"
+    if name == "xformers":
+        if device.type != "cuda":
+            raise RuntimeError("attention=xformers needs a CUDA device (xformers has no CPU kernels); use auto or sdpa")
+        if not xformers_available():
+            raise RuntimeError("attention=xformers but xformers is not importable (pip install 'audiolm[xformers]')")
+        return "xformers"
+    if name == "sdpa":
+        return "sdpa"
+    raise ValueError(f"unknown attention backend {name!r} (auto | xformers | sdpa)")
+
+
+def single_document_rows(document_ids: torch.Tensor) -> bool:
+    """True when every row holds one document followed only by padding (-1): plain causal suffices.
+
+    (Padding positions may then see the document, but their outputs are never used.)
+    """
+    nxt = document_ids[:, 1:]
+    return bool(((nxt == document_ids[:, :-1]) | (nxt < 0)).all())
+
+
+def document_causal_mask(document_ids: torch.Tensor) -> torch.Tensor:
+    """Boolean ``[B, 1, L, L]``: query i sees key j iff j <= i and both are in the same document.
+
+    The diagonal is always allowed, so no row is empty (padding attends to padding).
+    """
+    L = document_ids.shape[1]
+    same = document_ids[:, :, None] == document_ids[:, None, :]
+    causal = torch.ones(L, L, dtype=torch.bool, device=document_ids.device).tril_()
+    return (same & causal).unsqueeze(1)
+
+
+def packed_seqlens(document_ids: torch.Tensor) -> list[int]:
+    """Lengths of the contiguous same-document runs of all rows, concatenated row after row.
+
+    A run never crosses a row boundary; padding runs count as their own segments.
+    """
+    B, L = document_ids.shape
+    change = torch.ones(B, L, dtype=torch.bool, device=document_ids.device)
+    change[:, 1:] = document_ids[:, 1:] != document_ids[:, :-1]
+    starts = change.reshape(-1).nonzero().squeeze(1)
+    ends = torch.cat([starts[1:], starts.new_tensor([B * L])])
+    return (ends - starts).tolist()
+
+
+def document_ids_from_positions(position_ids: torch.Tensor) -> torch.Tensor:
+    """Document ids from positions that restart at 0 for each document (row-local numbering)."""
+    starts = position_ids == 0
+    starts[:, 0] = True
+    return starts.long().cumsum(1) - 1
+
+
+@dataclass
+class AttentionPlan:
+    """How every layer of one forward pass attends."""
+
+    backend: str  # "sdpa" | "xformers"
+    is_causal: bool = True
+    mask: torch.Tensor | None = None  # sdpa: bool [B, 1, Lq, Lk] (True = attend)
+    bias: Any = None  # xformers attention bias
+    packed: bool = False  # xformers: rows flattened into one [1, B*L] sequence
+
+    @classmethod
+    def build(cls, backend: str, document_ids: torch.Tensor | None) -> "AttentionPlan":
+        """Plan for a full (uncached) pass over ``[B, L]`` tokens, causal within documents."""
+        one_doc = document_ids is None or single_document_rows(document_ids)
+        if backend == "sdpa":
+            if one_doc:
+                return cls("sdpa", is_causal=True)
+            return cls("sdpa", is_causal=False, mask=document_causal_mask(document_ids))
+        if backend == "xformers":
+            from xformers.ops import fmha
+
+            if one_doc:
+                return cls("xformers", bias=fmha.attn_bias.LowerTriangularMask())
+            bias = fmha.attn_bias.BlockDiagonalCausalMask.from_seqlens(packed_seqlens(document_ids))
+            return cls("xformers", bias=bias, packed=True)
+        raise ValueError(f"unknown attention backend {backend!r}")
+
+    @classmethod
+    def from_mask(cls, mask: torch.Tensor) -> "AttentionPlan":
+        """Explicit boolean mask ``[B, 1, Lq, Lk]`` (KV-cache decoding); always SDPA."""
+        return cls("sdpa", is_causal=False, mask=mask)
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: AttentionPlan) -> torch.Tensor:
+    """``q [B, Lq, H, D]``, ``k/v [B, Lk, Hkv, D]`` -> ``[B, Lq, H, D]`` (scale 1/sqrt(D))."""
+    if plan.backend == "xformers":
+        return _attend_xformers(q, k, v, plan)
+    return _attend_sdpa(q, k, v, plan)
+
+
+def _attend_sdpa(q, k, v, plan: AttentionPlan) -> torch.Tensor:
+    gqa = q.shape[2] != k.shape[2]
+    out = F.scaled_dot_product_attention(
+        q.transpose(1, 2),
+        k.transpose(1, 2),
+        v.transpose(1, 2),
+        attn_mask=plan.mask,
+        is_causal=plan.is_causal and plan.mask is None,
+        enable_gqa=gqa,
+    )
+    return out.transpose(1, 2)
+
+
+def _attend_xformers(q, k, v, plan: AttentionPlan) -> torch.Tensor:
+    from xformers.ops import memory_efficient_attention
+
+    B, Lq, H, D = q.shape
+    Hkv = k.shape[2]
+    if plan.packed:  # block-diagonal masks want one long sequence
+        q = q.reshape(1, B * Lq, H, D)
+        k = k.reshape(1, B * k.shape[1], Hkv, D)
+        v = v.reshape(1, B * v.shape[1], Hkv, D)
+    if H != Hkv:  # GQA: the 5-D [B, M, G, H/G, D] form, kv broadcast over the group (stride 0)
+        rep = H // Hkv
+        q = q.reshape(q.shape[0], q.shape[1], Hkv, rep, D)
+        k = k.unsqueeze(3).expand(-1, -1, -1, rep, -1)
+        v = v.unsqueeze(3).expand(-1, -1, -1, rep, -1)
+    out = memory_efficient_attention(q, k, v, attn_bias=plan.bias)
+    return out.reshape(B, Lq, H, D)
