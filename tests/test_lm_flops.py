@@ -103,3 +103,17 @@ def test_isoflop_grid_row_d512():
 
 def test_mfu():
     assert flops.mfu(1000.0, 6e9, 1.2e13) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("kw", [
+    dict(vocab_size=100, d_model=16, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=48),
+    dict(vocab_size=300, d_model=64, n_layers=2, n_heads=2, n_kv_heads=1, head_dim=32, ffn_dim=96,
+         tie_embeddings=True, qk_norm=False),
+])
+def test_counts_match_the_real_model(kw):
+    from audiolm.lm.config import ModelConfig
+    from audiolm.lm.model import AudioLM
+
+    cfg = ModelConfig(**kw)
+    model = AudioLM(cfg)
+    assert flops.param_counts(cfg)["total"] == sum(p.numel() for p in model.parameters())
