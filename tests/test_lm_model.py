@@ -1,0 +1,235 @@
+"""AudioLM: presets, masks over packed documents, GQA, RoPE scaling, KV cache, checkpointing."""
+
+from dataclasses import dataclass, field, replace
+
+import pytest
+import torch
+
+from audiolm.config import ConfigError, load_config
+from audiolm.lm.attention import (
+    AttentionPlan,
+    document_causal_mask,
+    document_ids_from_positions,
+    packed_seqlens,
+    resolve_backend,
+    single_document_rows,
+)
+from audiolm.lm.config import ModelConfig, RopeScalingConfig
+from audiolm.lm.model import AudioLM
+from audiolm.lm.rope import rope_inv_freq
+
+
+def tiny_cfg(**kw) -> ModelConfig:
+    base = ModelConfig(vocab_size=101, d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, ffn_dim=96,
+                       max_seq_len=128, init_std=0.2, attention="sdpa",
+                       rope_scaling=RopeScalingConfig(type="llama3", original_max_position=32))
+    return replace(base, **kw)
+
+
+def randomize_norms(model):
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if p.ndim == 1:
+                p.uniform_(0.5, 1.5)
+    return model
+
+
+@dataclass
+class _Wrap:
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+
+SODA = {"135m": (512, 15, 8, 8, 64, 1792), "600m": (1024, 28, 16, 8, 128, 3072),
+        "1.7b": (2048, 28, 16, 8, 128, 6144), "4b": (2560, 36, 32, 8, 128, 9728)}
+
+
+@pytest.mark.parametrize("name", ["tiny", "small", "135m", "600m", "1.7b", "4b"])
+def test_presets_load_with_soda_shapes(name):
+    cfg = load_config(_Wrap, f"model/{name}", ["model.vocab_size=144644"], group="lm").model
+    cfg.validate()
+    assert cfg.vocab_size == 144644 and not cfg.tie_embeddings and cfg.qk_norm
+    assert cfg.rope_theta == 500000.0 and cfg.rope_scaling.type == "llama3"
+    if name in SODA:
+        assert (cfg.d_model, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.resolved_head_dim, cfg.ffn_dim) == SODA[name]
+
+
+def test_tiny_and_small_sizes():
+    def non_embedding(name):
+        cfg = load_config(_Wrap, f"model/{name}", ["model.vocab_size=1000"], group="lm").model
+        m = AudioLM(cfg)
+        return sum(p.numel() for n, p in m.named_parameters() if not n.startswith(("embed", "lm_head")))
+
+    assert 100_000 < non_embedding("tiny") < 1_000_000
+    assert 1_000_000 < non_embedding("small") < 10_000_000
+
+
+def test_config_errors_name_the_key():
+    with pytest.raises(ConfigError, match="vocab_size"):
+        AudioLM(ModelConfig())
+    with pytest.raises(ConfigError, match="n_kv_heads"):
+        tiny_cfg(n_kv_heads=3).validate()
+    with pytest.raises(ConfigError, match="attention"):
+        tiny_cfg(attention="flash").validate()
+    with pytest.raises(ConfigError, match="rope_scaling.type"):
+        tiny_cfg(rope_scaling=RopeScalingConfig(type="yarn")).validate()
+
+
+def test_forward_shapes_and_tied_embeddings():
+    m = AudioLM(tiny_cfg())
+    x = torch.randint(0, 101, (3, 17))
+    assert m(x).shape == (3, 17, 101)
+    assert m.hidden_states(x).shape == (3, 17, 64)
+    tied = AudioLM(tiny_cfg(tie_embeddings=True))
+    assert tied.lm_head.weight is tied.embed.weight
+    assert tied(x).shape == (3, 17, 101)
+
+
+def test_init_scales_residual_projections():
+    m = AudioLM(tiny_cfg(init_std=0.02, n_layers=8, d_model=256, ffn_dim=512, n_heads=4, n_kv_heads=4))
+    std = 0.02
+    assert abs(m.layers[0].attn.qkv.weight.std().item() - std) < 0.002
+    assert abs(m.layers[0].mlp.down.weight.std().item() - std / 4) < 0.001  # 1/sqrt(2*8)
+    assert torch.all(m.norm.weight == 1)
+
+
+def test_packed_documents_never_attend_across_boundaries():
+    torch.manual_seed(0)
+    m = randomize_norms(AudioLM(tiny_cfg())).eval()
+    docs = [torch.randint(0, 101, (n,)) for n in (5, 9, 3)]
+    row = torch.cat(docs + [torch.zeros(3, dtype=torch.long)])[None]  # 3 padding tokens
+    doc_ids = torch.cat([torch.full((len(d),), i) for i, d in enumerate(docs)] + [torch.full((3,), -1)])[None]
+    pos = torch.cat([torch.arange(len(d)) for d in docs] + [torch.arange(3)])[None]
+    with torch.no_grad():
+        packed = m(row, pos, doc_ids)
+        start = 0
+        for d in docs:
+            alone = m(d[None])
+            torch.testing.assert_close(packed[0, start : start + len(d)], alone[0], atol=1e-5, rtol=1e-5)
+            start += len(d)
+        # the same row without document ids leaks across documents
+        leaky = m(row, pos)
+    assert not torch.allclose(leaky[0, 5:14], packed[0, 5:14], atol=1e-3)
+
+
+def test_mask_helpers():
+    doc = torch.tensor([[0, 0, 1, 1, 1, -1], [0, 0, 0, 0, -1, -1]])
+    assert packed_seqlens(doc) == [2, 3, 1, 4, 2]
+    assert not single_document_rows(doc)
+    assert single_document_rows(doc[1:])
+    mask = document_causal_mask(doc)[0, 0]
+    assert mask[3].tolist() == [False, False, True, True, False, False]
+    assert mask.diagonal().all()
+    pos = torch.tensor([[0, 1, 0, 1, 2, 0]])
+    assert document_ids_from_positions(pos).tolist() == [[0, 0, 1, 1, 1, 2]]
+    assert AttentionPlan.build("sdpa", doc[1:]).is_causal  # fast path
+    assert AttentionPlan.build("sdpa", doc).mask is not None
+
+
+def test_gqa_equals_mha_with_repeated_kv_heads():
+    torch.manual_seed(1)
+    cfg = tiny_cfg(n_heads=4, n_kv_heads=2)
+    gqa = randomize_norms(AudioLM(cfg)).eval()
+    mha = AudioLM(replace(cfg, n_kv_heads=4)).eval()
+    sd = gqa.state_dict()
+    D, H, Hkv = cfg.resolved_head_dim, cfg.n_heads, cfg.n_kv_heads
+    for i in range(cfg.n_layers):
+        q, k, v = sd[f"layers.{i}.attn.qkv.weight"].split([H * D, Hkv * D, Hkv * D])
+        rep = lambda w: w.view(Hkv, D, -1).repeat_interleave(H // Hkv, dim=0).reshape(H * D, -1)  # noqa: E731
+        sd[f"layers.{i}.attn.qkv.weight"] = torch.cat([q, rep(k), rep(v)])
+    mha.load_state_dict(sd)
+    x = torch.randint(0, 101, (2, 20))
+    doc = torch.tensor([[0] * 8 + [1] * 12, [0] * 20])
+    with torch.no_grad():
+        torch.testing.assert_close(gqa(x), mha(x), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(gqa(x, document_ids=doc), mha(x, document_ids=doc), atol=1e-5, rtol=1e-5)
+
+
+def test_llama3_rope_matches_transformers():
+    transformers = pytest.importorskip("transformers")
+    from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
+
+    scaling = RopeScalingConfig(type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
+                                original_max_position=8192)
+    hf_cfg = transformers.Qwen3Config(
+        hidden_size=1024, num_attention_heads=16, head_dim=128, max_position_embeddings=4096,
+        rope_parameters={"rope_type": "llama3", "rope_theta": 500000.0, "factor": 8.0, "low_freq_factor": 1.0,
+                         "high_freq_factor": 4.0, "original_max_position_embeddings": 8192})
+    ref, _ = ROPE_INIT_FUNCTIONS["llama3"](hf_cfg, "cpu")
+    ours = rope_inv_freq(128, 500000.0, scaling)
+    torch.testing.assert_close(ours, ref.float(), rtol=1e-6, atol=0)
+    plain = rope_inv_freq(128, 500000.0, RopeScalingConfig(type="none"))
+    assert not torch.allclose(ours, plain)  # scaling changed the low frequencies...
+    assert ours[0] == plain[0]  # ...and kept the highest
+
+
+def test_kv_cache_equals_uncached_forward():
+    torch.manual_seed(2)
+    m = randomize_norms(AudioLM(tiny_cfg())).eval()
+    x = torch.randint(0, 101, (2, 24))
+    with torch.no_grad():
+        full = m(x)
+        cache = m.new_cache(2, 24)
+        parts = [m(x[:, :10], cache=cache)]
+        for t in range(10, 17):
+            parts.append(m(x[:, t : t + 1], cache=cache))
+        parts.append(m(x[:, 17:], cache=cache))  # a multi-token chunk after decoding
+    torch.testing.assert_close(torch.cat(parts, 1), full, atol=1e-5, rtol=1e-5)
+
+
+def test_kv_cache_with_left_padding():
+    torch.manual_seed(3)
+    m = randomize_norms(AudioLM(tiny_cfg())).eval()
+    seq = torch.randint(0, 101, (1, 12))
+    padded = torch.cat([torch.zeros(1, 4, dtype=torch.long), seq], 1)
+    valid = torch.arange(16)[None] >= 4
+    pos = (torch.arange(16)[None] - 4).clamp_min(0)
+    with torch.no_grad():
+        ref = m(seq)
+        cache = m.new_cache(1, 20)
+        out = m(padded[:, :10], pos[:, :10], cache=cache, valid=valid[:, :10])
+        steps = [m(padded[:, t : t + 1], pos[:, t : t + 1], cache=cache) for t in range(10, 16)]
+    got = torch.cat([out[:, 4:]] + steps, 1)
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+
+
+def test_activation_checkpointing_same_gradients():
+    torch.manual_seed(4)
+    m = AudioLM(tiny_cfg())
+    x = torch.randint(0, 101, (2, 16))
+    doc = torch.tensor([[0] * 6 + [1] * 10, [0] * 16])
+
+    def grads():
+        m.zero_grad()
+        m(x, document_ids=doc).logsumexp(-1).mean().backward()
+        return [p.grad.clone() for p in m.parameters()]
+
+    ref = grads()
+    m.activation_checkpointing = True
+    for a, b in zip(ref, grads()):
+        torch.testing.assert_close(a, b)
+
+
+def test_backend_resolution_on_cpu():
+    assert resolve_backend("auto", "cpu") == "sdpa"
+    assert resolve_backend("sdpa", "cpu") == "sdpa"
+    with pytest.raises(RuntimeError, match="CUDA"):
+        resolve_backend("xformers", "cpu")
+    with pytest.raises(ValueError):
+        resolve_backend("flash", "cpu")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="xformers kernels need CUDA")
+def test_xformers_matches_sdpa_on_packed_batch():
+    pytest.importorskip("xformers.ops")
+    torch.manual_seed(5)
+    cfg = tiny_cfg(n_heads=8, n_kv_heads=2, d_model=128, ffn_dim=256)
+    m = randomize_norms(AudioLM(replace(cfg, attention="xformers"))).cuda().eval()
+    ref = AudioLM(replace(cfg, attention="sdpa")).cuda().eval()
+    ref.load_state_dict(m.state_dict())
+    x = torch.randint(0, 101, (2, 64), device="cuda")
+    doc = torch.tensor([[0] * 20 + [1] * 30 + [-1] * 14, [0] * 64], device="cuda")
+    pos = torch.stack([torch.cat([torch.arange(20), torch.arange(30), torch.arange(14)]), torch.arange(64)]).cuda()
+    with torch.no_grad():
+        for kw in ({}, {"document_ids": doc, "position_ids": pos}):
+            torch.testing.assert_close(m(x, **kw), ref(x, **kw), atol=2e-4, rtol=1e-3)
