@@ -128,14 +128,19 @@ def test_constrained_generation(kind):
         _check_spans(p + o, expected, tpf)
 
 
-def test_constraint_with_real_layout():
+@pytest.mark.parametrize("name", ["frame_major", "delay"])
+def test_constraint_with_real_layout(name):
     layout_mod = pytest.importorskip("audiolm.tokens.layout")
-    layout = layout_mod.make_layout("frame_major", [0, 1, 2, 3], VOCAB)
+    layout = layout_mod.make_layout(name, [0, 1, 2], VOCAB)
     cons = ModalityConstraint(VOCAB, layout)
     m = model(6, init_std=0.05)
-    out = generate(m, [[1, VOCAB.audio_start]], max_new_tokens=40, constraint=cons, seed=1)[0]
-    _check_spans([1, VOCAB.audio_start] + out, lambda k: layout.codebooks[k % layout.tokens_per_frame],
-                 layout.tokens_per_frame)
+    prompt = [1, VOCAB.audio_start]
+    outs = generate(m, [prompt] * 3, max_new_tokens=40, constraint=cons, stop_ids=[VOCAB.audio_end], seed=1)
+    for out in outs:
+        _check_spans(prompt + out, lambda k: int(layout.codebook_at(k)), layout.tokens_per_frame)
+        if out[-1] == VOCAB.audio_end:
+            assert layout.can_end(len(out) - 1)
+            layout.decode(out[:-1])  # a whole span the layout can read back
 
 
 def test_constraint_rejects_small_model_vocab():

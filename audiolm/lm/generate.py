@@ -28,7 +28,9 @@ class ModalityConstraint:
 
     ``layout`` needs ``codebooks`` and ``tokens_per_frame``; the codebook of the k-th token of a
     span (k from 0) is ``layout.codebook_at(k)`` when the layout has that method, else
-    ``codebooks[k % tokens_per_frame]`` (frame-major).
+    ``codebooks[k % tokens_per_frame]`` (frame-major); a span of k > 0 tokens may end when
+    ``layout.can_end(k)`` (when present, e.g. a delay pattern's minimum length), else when
+    ``k % tokens_per_frame == 0``.
     """
 
     def __init__(self, vocab, layout):
@@ -48,6 +50,12 @@ class ModalityConstraint:
         if fn is not None:
             return int(fn(k))
         return self.codebooks[k % self.tokens_per_frame]
+
+    def can_end(self, k: int) -> bool:
+        if k == 0:
+            return False
+        fn = getattr(self.layout, "can_end", None)
+        return bool(fn(k)) if fn is not None else k % self.tokens_per_frame == 0
 
     # ---- per-row state: (inside an audio span?, audio tokens so far in the span) -------------
     def start(self, prompt: Sequence[int]) -> list:
@@ -72,7 +80,7 @@ class ModalityConstraint:
         """Boolean mask ``[vocab_size]`` of the ids allowed next."""
         inside, k = state
         if inside:
-            key = ("audio", self.codebook_at(k), k > 0 and k % self.tokens_per_frame == 0)
+            key = ("audio", self.codebook_at(k), self.can_end(k))
         else:
             key = ("outside",)
         mask = self._masks.get(key + (vocab_size, str(device)))
