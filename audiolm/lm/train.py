@@ -1,0 +1,287 @@
+"""``train_lm(cfg)``: one LM training run in ``exp_dir/<name>/``, resumable, from a laptop to a cluster.
+
+Layout of a run directory::
+
+    exp_dir/<name>/
+      hparams.yaml              config + git SHA + package versions + codec + step plan
+      checkpoints/last.ckpt     latest state (rerunning the same command resumes from it)
+      checkpoints/step-N.ckpt   every trainer.ckpt_every_n_steps optimizer steps
+      tb/                       tensorboard events
+      final.json                written when the token budget is spent (read by audiolm.scaling)
+
+Resuming restores weights, optimizer, lr schedule, loop counters, the DataModule's
+``state_dict`` (its position in the data stream) and the RNG streams, so a stopped-and-resumed
+run continues exactly as one that never stopped. Distributed runs: ``trainer.strategy=ddp|fsdp``;
+under ``torchrun`` or SLURM Lightning reads the world from the environment (docs/training.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import lightning.pytorch as pl
+import torch
+import yaml
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import TensorBoardLogger
+
+import audiolm
+from audiolm.config import REPO_ROOT, ConfigError, to_dict
+from audiolm.lm import flops
+from audiolm.lm.callbacks import RNGStateCallback, ThroughputMonitor, instantiate_callbacks
+from audiolm.lm.module import LMModule
+from audiolm.lm.train_config import LMTrainConfig, StepPlan, plan_steps, validate_train_config
+from audiolm.tokens.sources import read_codec_info
+
+FINAL_MODALITIES = ("text", "semantic", "acoustic")
+
+
+def run_dir_of(cfg: LMTrainConfig) -> Path:
+    if not cfg.name:
+        raise ConfigError("name: a run needs a name (load_train_config takes it from the config file)")
+    return Path(cfg.exp_dir) / cfg.name
+
+
+def git_sha() -> str | None:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, timeout=10)
+        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def package_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {"python": platform.python_version(), "audiolm": audiolm.__version__}
+    for name in ("torch", "lightning", "lhotse", "tokenizers", "numpy", "xformers", "transformers"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def resolve_devices(cfg: LMTrainConfig) -> int:
+    """``trainer.devices: -1`` -> every visible CUDA device, or 1 on CPU."""
+    t = cfg.trainer
+    if t.devices > 0:
+        return t.devices
+    if t.accelerator in ("cpu",) or not torch.cuda.is_available():
+        return 1
+    return torch.cuda.device_count()
+
+
+def make_strategy(cfg: LMTrainConfig):
+    """``auto`` / ``ddp`` / ``fsdp`` -> a Lightning strategy (FSDP wraps and checkpoints per block)."""
+    t = cfg.trainer
+    if t.strategy == "fsdp":
+        from lightning.pytorch.strategies import FSDPStrategy
+
+        from audiolm.lm.model import Block
+
+        return FSDPStrategy(
+            auto_wrap_policy={Block},
+            activation_checkpointing_policy={Block} if t.activation_checkpointing else None,
+            sharding_strategy="FULL_SHARD",
+            state_dict_type="full",  # one consolidated checkpoint file, readable by load_lm
+            use_orig_params=True,  # per-parameter groups (no decay on norms) and torch.compile
+            limit_all_gathers=True,
+        )
+    if t.strategy == "ddp":
+        from lightning.pytorch.strategies import DDPStrategy
+
+        return DDPStrategy(find_unused_parameters=False, gradient_as_bucket_view=True)
+    return "auto"
+
+
+def _load_tokenizer(cfg: LMTrainConfig, tokenizer):
+    if tokenizer is None and cfg.data.tokenizer:
+        from audiolm.tokens.tokenizer import UnifiedTokenizer
+
+        tokenizer = UnifiedTokenizer.from_file(cfg.data.tokenizer)
+    return tokenizer
+
+
+def _resolve_vocab(cfg: LMTrainConfig, tokenizer) -> None:
+    if tokenizer is None:
+        if cfg.model.vocab_size <= 0:
+            raise ConfigError("model.vocab_size: 0 means 'from the tokenizer', but data.tokenizer is not set")
+        return
+    size = tokenizer.vocab.size
+    if cfg.model.vocab_size <= 0:
+        cfg.model.vocab_size = size
+    elif cfg.model.vocab_size < size:
+        raise ConfigError(f"model.vocab_size: {cfg.model.vocab_size} is smaller than the tokenizer's {size} ids")
+
+
+def _warm_start(cfg: LMTrainConfig, tokenizer):
+    """Load the local HF Qwen3 checkpoint with the vocabulary extended to the unified one."""
+    from audiolm.lm.hf import load_hf_qwen3
+
+    keep = tokenizer.vocab.text_vocab_size if tokenizer is not None else None
+    model = load_hf_qwen3(cfg.init_from, vocab_size=cfg.model.vocab_size, keep_rows=keep, attention=cfg.model.attention)
+    # the checkpoint decides the shape; the run's config records it
+    loaded = dataclasses.replace(model.cfg, max_seq_len=max(model.cfg.max_seq_len, cfg.model.max_seq_len))
+    changed = {k: (getattr(cfg.model, k), getattr(loaded, k)) for k in ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim")
+               if getattr(cfg.model, k) != getattr(loaded, k)}
+    if changed:
+        pl.utilities.rank_zero_info(f"init_from: model shape taken from {cfg.init_from}: {changed}")
+    model.cfg = loaded
+    cfg.model = loaded
+    return model
+
+
+def write_hparams(run_dir: Path, cfg: LMTrainConfig, codec: dict | None, plan: StepPlan) -> Path:
+    info = {
+        "config": to_dict(cfg),
+        "git_sha": git_sha(),
+        "versions": package_versions(),
+        "codec": codec,
+        "plan": dataclasses.asdict(plan),
+        "params": flops.param_counts(cfg.model),
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "hparams.yaml"
+    path.write_text(yaml.safe_dump(info, sort_keys=False))
+    return path
+
+
+def final_summary(cfg: LMTrainConfig, metrics: dict, steps: int, plan: StepPlan, wall_time_s: float) -> dict:
+    """The ``final.json`` record (docs/architecture.md)."""
+    p = flops.param_counts(cfg.model)
+    return {
+        "val_loss": metrics.get("loss"),
+        "val_loss_per_modality": {m: metrics.get(f"loss_{m}") for m in FINAL_MODALITIES},
+        "val_bits_per_audio_second": metrics.get("bits_per_audio_second"),
+        "tokens": int(steps * plan.tokens_per_step),
+        "steps": int(steps),
+        "params": {"embedding": p["embedding"], "non_embedding": p["non_embedding"], "total": p["total"]},
+        "flops_per_token": flops.training_flops_per_token(cfg.model, cfg.data.seq_len, "exact"),
+        "wall_time_s": float(wall_time_s),
+    }
+
+
+def build_trainer(cfg: LMTrainConfig, run_dir: Path, callbacks: list) -> tuple[pl.Trainer, StepPlan]:
+    t = cfg.trainer
+    devices = resolve_devices(cfg)
+    plan = plan_steps(cfg, devices * t.num_nodes)
+    every_ckpt = t.ckpt_every_n_steps or None
+    ckpt_cb = ModelCheckpoint(
+        dirpath=run_dir / "checkpoints", filename="step-{step}", auto_insert_metric_name=False,
+        every_n_train_steps=every_ckpt, save_top_k=-1, save_last=True, save_on_train_epoch_end=False,
+    )
+    throughput = ThroughputMonitor(
+        plan.tokens_per_step, flops.training_flops_per_token(cfg.model, cfg.data.seq_len, "exact"),
+        t.peak_flops, t.precision, t.log_every_n_steps,
+    )
+    cbs: list = [ckpt_cb, throughput, RNGStateCallback()]
+    if t.progress_bar:
+        cbs.append(TQDMProgressBar(refresh_rate=max(1, min(t.log_every_n_steps, 50))))
+    cbs += instantiate_callbacks(cfg.callbacks) + list(callbacks)
+    val_every = (t.val_every_n_steps or plan.max_steps) * plan.accumulate
+    trainer = pl.Trainer(
+        accelerator=t.accelerator,
+        devices=devices,
+        num_nodes=t.num_nodes,
+        strategy=make_strategy(cfg),
+        precision=t.precision,
+        max_steps=plan.max_steps,
+        max_epochs=-1,
+        accumulate_grad_batches=plan.accumulate,
+        val_check_interval=val_every,
+        check_val_every_n_epoch=None,
+        limit_val_batches=t.val_batches or None,
+        num_sanity_val_steps=0,
+        log_every_n_steps=t.log_every_n_steps,
+        logger=TensorBoardLogger(save_dir=str(run_dir), name="tb", version="", default_hp_metric=False),
+        callbacks=cbs,
+        enable_progress_bar=t.progress_bar,
+        enable_model_summary=False,
+        default_root_dir=str(run_dir),
+        use_distributed_sampler=False,  # the DataModule shards its stream by rank itself
+        gradient_clip_val=None,  # LMModule.configure_gradient_clipping clips (and logs the norm)
+    )
+    if trainer.world_size != plan.world_size:
+        raise ConfigError(
+            f"trainer.devices x trainer.num_nodes = {devices} x {t.num_nodes} does not match the launched "
+            f"world size {trainer.world_size}; set them to match the launcher"
+        )
+    return trainer, plan
+
+
+def train_lm(
+    cfg: LMTrainConfig,
+    *,
+    datamodule: pl.LightningDataModule | None = None,
+    tokenizer=None,
+    callbacks: Sequence[pl.Callback] = (),
+    resume: bool = True,
+) -> dict:
+    """Train (or resume) the run ``exp_dir/<name>``; returns the ``final.json`` record.
+
+    ``datamodule`` defaults to :class:`audiolm.tokens.datamodule.LMDataModule` over ``cfg.data``;
+    tests and notebooks may pass their own (it should implement ``state_dict``/``load_state_dict``
+    for exact resume). ``tokenizer`` defaults to ``cfg.data.tokenizer``.
+    """
+    validate_train_config(cfg)
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model))  # vocab/shape get resolved below
+    run_dir = run_dir_of(cfg)
+    started = time.time()
+    pl.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
+    tokenizer = _load_tokenizer(cfg, tokenizer)
+    _resolve_vocab(cfg, tokenizer)
+    codec = read_codec_info(list(cfg.data.train_shards) + list(cfg.data.val_shards))
+    if datamodule is None:
+        from audiolm.tokens.datamodule import LMDataModule
+
+        validate_train_config(cfg, require_data=True)
+        datamodule = LMDataModule(cfg.data, tokenizer)
+
+    last = run_dir / "checkpoints" / "last.ckpt"
+    ckpt_path = str(last) if resume and last.is_file() else None
+    model = _warm_start(cfg, tokenizer) if cfg.init_from and ckpt_path is None else None
+    module = LMModule(
+        to_dict(cfg), codec=codec, tokenizer_json=tokenizer.hf.to_str() if tokenizer is not None else None, model=model
+    )
+    trainer, plan = build_trainer(cfg, run_dir, list(callbacks))
+    if trainer.is_global_zero:
+        write_hparams(run_dir, cfg, codec, plan)
+        where = f"resuming from {ckpt_path}" if ckpt_path else "starting"
+        pl.utilities.rank_zero_info(
+            f"[audiolm] {where}: {run_dir} | {plan.max_steps} steps x {plan.tokens_per_step} tokens "
+            f"(global batch {plan.global_batch} = {plan.micro_batch} x {plan.world_size} devices x {plan.accumulate} accumulation)"
+        )
+    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+
+    ckpt_cb = trainer.checkpoint_callback
+    if trainer.global_step > 0 and getattr(ckpt_cb, "_last_global_step_saved", -1) != trainer.global_step:
+        trainer.save_checkpoint(str(last))  # the budget ended between two periodic checkpoints
+
+    metrics = module.last_val_metrics
+    if not metrics or module._last_val_step != trainer.global_step:
+        metrics = _final_validation(trainer, module, datamodule)
+    throughput = next(cb for cb in trainer.callbacks if isinstance(cb, ThroughputMonitor))
+    summary = final_summary(cfg, metrics, trainer.global_step, plan, throughput.train_time_s or (time.time() - started))
+    if trainer.is_global_zero:
+        (run_dir / "final.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
+
+
+def _final_validation(trainer: pl.Trainer, module: LMModule, datamodule) -> dict[str, Any]:
+    from lightning.pytorch.utilities.model_helpers import is_overridden
+
+    if datamodule is None or not is_overridden("val_dataloader", datamodule):
+        return {}
+    trainer.validate(module, datamodule=datamodule, verbose=False)
+    return module.last_val_metrics
