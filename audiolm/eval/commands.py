@@ -1,0 +1,162 @@
+"""``audiolm prepare benchmarks`` and ``audiolm eval``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("audiolm")
+
+
+# ---------------------------------------------------------------------------------------------
+# audiolm prepare benchmarks OUT
+
+
+def configure_prepare_benchmarks(p: argparse.ArgumentParser) -> None:
+    from audiolm.eval.build.benchmarks import BUILD_TASKS, DEFAULT_SIZE, DEFAULT_SIZES
+
+    p.add_argument("out", help="output folder (one sub-folder per benchmark set)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every set (default 0)")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"items (pairs) per set for every set (default {DEFAULT_SIZE}; "
+                        + ", ".join(f"{k} {v}" for k, v in DEFAULT_SIZES.items()) + ")")
+    p.add_argument("--sizes", default="", help="per-set sizes, e.g. swuggy=1000,salmon=200 (SALMon: per part)")
+    p.add_argument("--tasks", default=",".join(BUILD_TASKS), help=f"sets to build (default all: {','.join(BUILD_TASKS)})")
+    p.add_argument("--workers", type=int, default=1, help="processes (sets are built in parallel)")
+
+
+def _kv(text: str, what: str) -> dict[str, str]:
+    out = {}
+    for part in filter(None, (s.strip() for s in text.split(","))):
+        if "=" not in part:
+            raise SystemExit(f"{what}: {part!r} is not NAME=VALUE")
+        k, v = part.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def run_prepare_benchmarks(args) -> int:
+    from audiolm.eval.build.benchmarks import build_benchmarks
+
+    sizes = {k: int(v) for k, v in _kv(args.sizes, "--sizes").items()}
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    try:
+        summary = build_benchmarks(args.out, seed=args.seed, size=args.size, sizes=sizes, tasks=tasks, workers=args.workers)
+    except ValueError as e:
+        print(f"audiolm prepare benchmarks: {e}", file=sys.stderr)
+        return 2
+    for t in tasks:
+        print(f"{t:12s} {summary['counts'][t]:6d} cuts/items  {summary['seconds'][t]:7.1f} s")
+    print(f"benchmarks written to {args.out} in {summary['total_seconds']:.1f} s (seed {args.seed})")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# audiolm eval CKPT
+
+
+def configure_eval(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="LM checkpoint (.ckpt written by `audiolm train lm`)")
+    p.add_argument("--tasks", required=True,
+                   help="comma-separated tasks or groups: swuggy, sblimp, salmon (all parts) or salmon_speaker..., "
+                        "twuggy, tblimp, sstorycloze, tstorycloze, hellaswag, asr, tts, continuation; groups: likelihood, all")
+    p.add_argument("--data", action="append", default=[], metavar="DIR|TASK=PATH",
+                   help="benchmark folder (from `audiolm prepare benchmarks`), and/or TASK=PATH for official files "
+                        "(e.g. swuggy=zr2021/lexical/dev, salmon=salmon_benchmark, hellaswag=hellaswag_val.jsonl); repeatable")
+    p.add_argument("--out", default="report.json", help="report path (default report.json)")
+    p.add_argument("--max-items", type=int, default=None, help="items per task (a quick run)")
+    p.add_argument("--config", default="default", help="eval config: a name in conf/eval/ or a YAML path")
+    p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    p.add_argument("--codec", default=None, help="codec spec overriding the checkpoint's (needed when it has none)")
+    p.add_argument("--cache-dir", default=None, help="where codec encodings are cached (default DIR/.codes)")
+    p.add_argument("--save-audio", default=None, help="folder for generated audio samples (TTS, continuation)")
+    p.add_argument("overrides", nargs="*", help="eval config overrides key=value (e.g. aggregation=sum codebooks=[0])")
+
+
+def _split_data(values: list[str]) -> tuple[str | None, dict]:
+    data_dir, paths = None, {}
+    for v in values:
+        if "=" in v and not Path(v).exists():
+            k, path = v.split("=", 1)
+            paths[k.strip()] = path
+        elif data_dir is None:
+            data_dir = v
+        else:
+            raise SystemExit(f"--data: two data folders given ({data_dir}, {v}); use TASK=PATH for per-task paths")
+    return data_dir, paths
+
+
+def run_eval(args) -> int:
+    import torch
+
+    from audiolm.config import ConfigError, load_config
+    from audiolm.eval.context import EvalContext
+    from audiolm.eval.report import table, write_report
+    from audiolm.eval.tasks import TASKS, EvalOptions, UnknownTaskError, expand_tasks, run_tasks
+
+    try:
+        names = expand_tasks(args.tasks)
+        opts = load_config(EvalOptions, args.config, list(args.overrides), group="eval")
+    except (UnknownTaskError, ConfigError, ValueError) as e:
+        print(f"audiolm eval: {e}", file=sys.stderr)
+        return 2
+    if args.max_items is not None:
+        opts.max_items = args.max_items
+    data_dir, paths = _split_data(args.data)
+    unknown = [k for k in paths if k not in TASKS and k != "salmon"]
+    if unknown:
+        print(f"audiolm eval: --data names unknown task(s) {unknown}", file=sys.stderr)
+        return 2
+    ckpt = Path(args.checkpoint)
+    if not ckpt.is_file():
+        print(f"audiolm eval: checkpoint {ckpt} not found", file=sys.stderr)
+        return 2
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+    from audiolm.lm.checkpoint import load_lm
+
+    t0 = time.time()
+    loaded = load_lm(ckpt, device=device)
+    if loaded.tokenizer is None or loaded.layout is None:
+        print(f"audiolm eval: {ckpt} was trained without a tokenizer; it cannot be prompted or scored", file=sys.stderr)
+        return 2
+    max_len = getattr(getattr(loaded.config, "model", None), "max_seq_len", None)
+    cache = args.cache_dir or (str(Path(data_dir) / ".codes") if data_dir else None)
+    ctx = EvalContext(model=loaded.model, tokenizer=loaded.tokenizer, layout=loaded.layout,
+                      codec_spec=args.codec or loaded.codec_spec, device=device,
+                      cache_dir=Path(cache) if cache else None, max_len=max_len)
+
+    def progress(r):
+        m = r.metrics
+        head = "ERROR " + m["error"] if "error" in m else ", ".join(
+            f"{k}={m[k]:.4f}" for k in ("accuracy", "wer", "similarity") if isinstance(m.get(k), float))
+        print(f"[{r.name}] {head}", flush=True)
+
+    results = run_tasks(ctx, names, data_dir, opts, paths, on_result=progress)
+    tasks = {k: r.metrics for k, r in results.items()}
+    if args.save_audio:
+        _save_audio(args.save_audio, results)
+    from dataclasses import asdict
+
+    write_report(args.out, tasks, str(ckpt), step=loaded.step, codec=ctx.codec_spec, data=data_dir, paths=paths,
+                 options=asdict(opts), device=device, wall_time_s=round(time.time() - t0, 1))
+    print()
+    print(table(tasks))
+    print(f"\nreport written to {args.out}")
+    failed = [k for k, m in tasks.items() if "error" in m]
+    return 1 if failed else 0
+
+
+def _save_audio(folder: str, results) -> None:
+    import soundfile as sf
+
+    out = Path(folder)
+    for r in results.values():
+        for name, wav, sr in r.samples:
+            f = out / f"{name.replace('/', '_')}.wav"
+            f.parent.mkdir(parents=True, exist_ok=True)
+            if len(wav):
+                sf.write(f, wav, sr)

@@ -1,0 +1,147 @@
+"""What the evaluation needs from a checkpoint, and codec encodings of benchmark audio (cached).
+
+:class:`EvalContext` bundles the model (any ``nn.Module`` whose ``forward(input_ids)`` returns
+logits ``[B, L, V]``), the unified tokenizer, the token layout and the codec spec. The codec is
+loaded on first use with ``audiolm.codec.load_codec(codec_spec)``.
+
+Encodings of benchmark audio are cached per (codec, item): in memory on the context (so a
+training callback encodes each item once) and on disk under ``cache_dir/<codec key>/<task>/``.
+The codec key hashes the spec, the codec's shape and the spec file's size and mtime, so a
+retrained codec at the same path does not reuse stale codes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+log = logging.getLogger("audiolm")
+
+
+class MissingCodecError(RuntimeError):
+    pass
+
+
+@dataclass
+class EvalContext:
+    model: torch.nn.Module
+    tokenizer: object
+    layout: object
+    codec_spec: str | None = None
+    device: str = "cpu"
+    codec: object | None = None
+    cache_dir: Path | None = None
+    max_len: int | None = None  # the model's context length (sequences are cut from the left past it)
+    _codes: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def vocab(self):
+        return self.tokenizer.vocab
+
+    @property
+    def bos_id(self) -> int | None:
+        return getattr(self.tokenizer, "bos_id", None)
+
+    @property
+    def pad_id(self) -> int:
+        pad = getattr(self.tokenizer, "pad_id", None)
+        return int(pad) if pad is not None else 0
+
+    def get_codec(self, task: str = ""):
+        if self.codec is None:
+            if not self.codec_spec:
+                raise MissingCodecError(
+                    f"{task or 'eval'}: the checkpoint names no codec (codec_spec is empty) and audio must be "
+                    "encoded/decoded: pass --codec SPEC (a codec checkpoint path or mimi:PATH)"
+                )
+            from audiolm.codec import load_codec
+
+            self.codec = load_codec(self.codec_spec, device=self.device).eval()
+        return self.codec
+
+    # ---------------------------------------------------------------- audio -> codes
+
+    def codec_key(self) -> str:
+        codec = self.codec
+        spec = str(getattr(codec, "spec", None) or self.codec_spec or type(codec).__name__)
+        parts = [spec] + [str(getattr(codec, a, "")) for a in ("sample_rate", "frame_rate", "n_codebooks", "codebook_size")]
+        path = spec.split(":", 1)[-1]
+        if os.path.exists(path):
+            st = os.stat(path)
+            parts += [str(st.st_size), str(int(st.st_mtime))]
+        return hashlib.sha1("|".join(parts).encode()).hexdigest()[:16]
+
+    def encode_cuts(self, task: str, cuts, cut_ids) -> dict[str, np.ndarray]:
+        """Codec codes ``int[n_q, T]`` for each cut id (one pass of the codec per uncached cut)."""
+        codec = self.get_codec(task)
+        key = self.codec_key()
+        out: dict[str, np.ndarray] = {}
+        disk = Path(self.cache_dir) / key / task if self.cache_dir else None
+        todo = []
+        for cid in dict.fromkeys(cut_ids):
+            cut = cuts[cid]
+            ident = _cut_identity(cut)
+            mem_key = (key, task, ident)
+            if mem_key in self._codes:
+                out[cid] = self._codes[mem_key]
+                continue
+            f = disk / (hashlib.sha1(ident.encode()).hexdigest() + ".npy") if disk else None
+            if f is not None and f.is_file():
+                try:
+                    out[cid] = self._codes[mem_key] = np.load(f)
+                    continue
+                except (OSError, ValueError):
+                    pass
+            todo.append((cid, cut, mem_key, f))
+        if todo:
+            from audiolm.codec.audio import resample
+
+            dev = _module_device(codec, self.device)
+            for cid, cut, mem_key, f in todo:
+                audio = cut.load_audio()  # [channels, S]
+                audio = np.asarray(audio, dtype=np.float32).mean(axis=0)
+                if int(cut.sampling_rate) != int(codec.sample_rate):
+                    audio = resample(audio, int(cut.sampling_rate), int(codec.sample_rate))
+                wav = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None, None].to(dev)
+                with torch.no_grad():
+                    codes = codec.encode(wav)[0].cpu().numpy().astype(np.int16)
+                out[cid] = self._codes[mem_key] = codes
+                if f is not None:
+                    try:
+                        f.parent.mkdir(parents=True, exist_ok=True)
+                        np.save(f, codes)
+                    except OSError as e:  # a read-only data folder: keep going without the disk cache
+                        log.warning("cannot write the codes cache %s (%s)", f.parent, e)
+                        disk = None
+        return out
+
+    def decode_codes(self, codes: np.ndarray, task: str = "") -> tuple[np.ndarray, int]:
+        """Codes ``int[n_q, T]`` (codebooks 0..n_q-1) -> waveform float32 at the codec rate."""
+        codec = self.get_codec(task)
+        dev = _module_device(codec, self.device)
+        with torch.no_grad():
+            wav = codec.decode(torch.as_tensor(np.asarray(codes, dtype=np.int64))[None].to(dev))
+        return wav[0, 0].float().cpu().numpy(), int(codec.sample_rate)
+
+
+def _cut_identity(cut) -> str:
+    rec = getattr(cut, "recording", None)
+    src = ""
+    if rec is not None:
+        src = "|".join(
+            (s.source if isinstance(s.source, str) else hashlib.sha1(bytes(s.source)).hexdigest()) for s in rec.sources
+        )
+    return f"{cut.id}|{src}|{getattr(cut, 'start', 0):.4f}|{cut.duration:.4f}"
+
+
+def _module_device(m, default) -> torch.device:
+    try:
+        return next(m.parameters()).device
+    except (StopIteration, AttributeError):
+        return torch.device(default)

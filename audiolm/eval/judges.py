@@ -1,0 +1,231 @@
+"""Pluggable judges for generated speech: an ASR judge (for WER) and a speaker-similarity model.
+
+ASR judges (``make_asr_judge(spec)``):
+
+- ``pocketsphinx`` (default, offline): the en-us acoustic model, dictionary and language model that
+  the ``pocketsphinx`` wheel ships. Weak on synthetic voices: read it next to ``wer_reference``
+  (the same judge on the ground-truth audio), which every TTS report carries.
+- ``whisper:PATH`` or a local folder holding a Whisper model saved by ``transformers``
+  (``WhisperForConditionalGeneration`` + its processor).
+
+Speaker similarity (``make_similarity(spec)``):
+
+- ``mfcc`` (default, offline, no weights): the cosine of utterance statistics of cepstral features
+  — the mean and standard deviation of liftered MFCCs 1..19 over speech frames; see
+  :class:`MfccSimilarity` for the recipe and docs/evaluation.md for its validation on held-out
+  espeak voices (same-speaker pairs score higher than different-speaker pairs).
+- ``wavlm:PATH`` or a local folder holding a ``WavLMForXVector`` speaker-verification model saved
+  by ``transformers`` (e.g. microsoft/wavlm-base-plus-sv downloaded beforehand): cosine of x-vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+import torch
+
+JUDGE_RATE = 16000
+
+
+def to_rate(wav: np.ndarray, sr: int, rate: int = JUDGE_RATE) -> np.ndarray:
+    """Mono float32 at ``rate`` (polyphase resampling; judges only need a faithful spectrum)."""
+    from scipy.signal import resample_poly
+
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim > 1:
+        wav = wav.mean(axis=0)
+    if int(sr) == rate:
+        return wav
+    g = math.gcd(int(sr), rate)
+    return resample_poly(wav, rate // g, int(sr) // g).astype(np.float32)
+
+
+class ASRJudge(Protocol):
+    name: str
+
+    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int) -> list[str]: ...
+
+
+class SpeakerSimilarity(Protocol):
+    name: str
+
+    def embed(self, wav: np.ndarray, sample_rate: int) -> np.ndarray: ...
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = np.asarray(a, dtype=np.float64).ravel(), np.asarray(b, dtype=np.float64).ravel()
+    den = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(a @ b / den) if den > 0 else 0.0
+
+
+def similarity(model: SpeakerSimilarity, wav_a, sr_a, wav_b, sr_b) -> float:
+    return cosine(model.embed(wav_a, sr_a), model.embed(wav_b, sr_b))
+
+
+# ---------------------------------------------------------------------------------------------
+# ASR judges
+
+
+class PocketSphinxJudge:
+    """pocketsphinx with the en-us model bundled in its wheel (no download)."""
+
+    name = "pocketsphinx"
+
+    def __init__(self) -> None:
+        try:
+            import pocketsphinx
+        except ImportError as e:  # a declared dependency
+            raise RuntimeError("the pocketsphinx ASR judge needs the 'pocketsphinx' package") from e
+        self._decoder = pocketsphinx.Decoder(loglevel="FATAL")
+
+    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int) -> list[str]:
+        out = []
+        for wav in wavs:
+            a = to_rate(wav, sample_rate)
+            peak = float(np.abs(a).max()) if a.size else 0.0
+            if peak < 1e-4:
+                out.append("")
+                continue
+            pcm = (np.clip(a / peak * 0.5, -1, 1) * 32767).astype(np.int16).tobytes()
+            self._decoder.start_utt()
+            self._decoder.process_raw(pcm, full_utt=True)
+            self._decoder.end_utt()
+            hyp = self._decoder.hyp()
+            out.append(hyp.hypstr if hyp is not None else "")
+        return out
+
+
+class WhisperJudge:
+    """A Whisper model from a local folder (``transformers`` format)."""
+
+    name = "whisper"
+
+    def __init__(self, path: str | Path, device: str = "cpu", max_new_tokens: int = 128) -> None:
+        from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"whisper judge: no config.json in {path} (save a Whisper model there with save_pretrained)")
+        self.processor = AutoProcessor.from_pretrained(path)
+        self.model = WhisperForConditionalGeneration.from_pretrained(path).to(device).eval()
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        self.name = f"whisper:{path}"
+
+    @torch.no_grad()
+    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int) -> list[str]:
+        if not len(wavs):
+            return []
+        audio = [to_rate(w, sample_rate) for w in wavs]
+        feats = self.processor.feature_extractor(audio, sampling_rate=JUDGE_RATE, return_tensors="pt").input_features
+        kw = {"max_new_tokens": self.max_new_tokens}
+        gc = getattr(self.model, "generation_config", None)
+        if gc is not None and "<|en|>" in (getattr(gc, "lang_to_id", None) or {}):
+            kw.update(language="en", task="transcribe")
+        ids = self.model.generate(feats.to(self.device, self.model.dtype), **kw)
+        return [t.strip() for t in self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+
+def make_asr_judge(spec: str = "pocketsphinx", device: str = "cpu") -> ASRJudge:
+    if spec in ("", "pocketsphinx"):
+        return PocketSphinxJudge()
+    if spec.startswith("whisper:"):
+        return WhisperJudge(spec.split(":", 1)[1], device)
+    if Path(spec).is_dir():
+        return WhisperJudge(spec, device)
+    raise ValueError(f"unknown ASR judge {spec!r}: use 'pocketsphinx', 'whisper:PATH' or a local Whisper folder")
+
+
+# ---------------------------------------------------------------------------------------------
+# speaker similarity
+
+
+def _mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 20.0, fmax: float | None = None) -> np.ndarray:
+    fmax = fmax or sr / 2
+    mel = lambda f: 2595.0 * np.log10(1.0 + f / 700.0)  # noqa: E731
+    imel = lambda m: 700.0 * (10 ** (m / 2595.0) - 1.0)  # noqa: E731
+    pts = imel(np.linspace(mel(fmin), mel(fmax), n_mels + 2))
+    freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
+    fb = np.zeros((n_mels, len(freqs)))
+    for i in range(n_mels):
+        lo, c, hi = pts[i], pts[i + 1], pts[i + 2]
+        fb[i] = np.clip(np.minimum((freqs - lo) / (c - lo), (hi - freqs) / (hi - c)), 0, None)
+    return fb
+
+
+class MfccSimilarity:
+    """Offline speaker embedding from cepstral statistics (no learned weights).
+
+    Recipe, at 16 kHz: 25 ms Hann frames every 10 ms, 512-point power spectrum, 40 mel bands
+    (20 Hz..8 kHz), log, DCT-II -> MFCCs 0..19. Frames within 30 dB of the loudest are kept
+    (speech, not pauses). Coefficient k is liftered by ``1 + 0.2 k`` so that the higher
+    coefficients (formant detail) are not drowned by the first ones. Embedding = [mean of c1..c19,
+    std of c1..c19]; c0 (loudness) is left out. The cosine then compares the long-term spectral
+    envelope and its variability: mostly vocal-tract length, voice quality and speaking style.
+    Measured on 20 espeak voices x 5 sentences: same-speaker pairs 0.96 on average, different
+    speakers 0.74, ROC AUC 0.99 (tests/test_eval_judges.py checks the ordering).
+    """
+
+    name = "mfcc"
+
+    def __init__(self, n_mfcc: int = 20, n_mels: int = 40) -> None:
+        self.n_fft, self.hop, self.win = 512, 160, 400
+        self.fb = _mel_filterbank(JUDGE_RATE, self.n_fft, n_mels)
+        k = np.arange(n_mels)
+        self.dct = np.cos(np.pi / n_mels * (k[None, :] + 0.5) * np.arange(n_mfcc)[:, None]) * math.sqrt(2.0 / n_mels)
+        self.window = np.hanning(self.win)
+        self.lifter = 1.0 + 0.2 * np.arange(n_mfcc)
+
+    def mfcc(self, wav: np.ndarray, sample_rate: int) -> np.ndarray:
+        a = to_rate(wav, sample_rate).astype(np.float64)
+        if len(a) < self.win:
+            a = np.pad(a, (0, self.win - len(a)))
+        a = np.append(a[0], a[1:] - 0.97 * a[:-1])  # pre-emphasis
+        n = 1 + (len(a) - self.win) // self.hop
+        idx = np.arange(self.win)[None, :] + self.hop * np.arange(n)[:, None]
+        frames = a[idx] * self.window
+        power = np.abs(np.fft.rfft(frames, self.n_fft)) ** 2
+        logmel = np.log(power @ self.fb.T + 1e-10)
+        energy = logmel.max(axis=1)
+        keep = energy > energy.max() - math.log(10 ** 3)  # within 30 dB of the loudest frame
+        return (logmel[keep] @ self.dct.T) * self.lifter  # [frames, n_mfcc]
+
+    def embed(self, wav: np.ndarray, sample_rate: int) -> np.ndarray:
+        c = self.mfcc(wav, sample_rate)[:, 1:]
+        return np.concatenate([c.mean(axis=0), c.std(axis=0)])
+
+
+class WavLMSimilarity:
+    """A ``WavLMForXVector`` speaker-verification model from a local folder: cosine of x-vectors."""
+
+    def __init__(self, path: str | Path, device: str = "cpu") -> None:
+        from transformers import AutoFeatureExtractor, WavLMForXVector
+
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"wavlm similarity: no config.json in {path} (save a WavLMForXVector there)")
+        self.fe = AutoFeatureExtractor.from_pretrained(path)
+        self.model = WavLMForXVector.from_pretrained(path).to(device).eval()
+        self.device = device
+        self.rate = int(getattr(self.fe, "sampling_rate", JUDGE_RATE))
+        self.name = f"wavlm:{path}"
+
+    @torch.no_grad()
+    def embed(self, wav: np.ndarray, sample_rate: int) -> np.ndarray:
+        a = to_rate(wav, sample_rate, self.rate)
+        inp = self.fe(a, sampling_rate=self.rate, return_tensors="pt")
+        emb = self.model(**{k: v.to(self.device) for k, v in inp.items()}).embeddings
+        return emb[0].float().cpu().numpy()
+
+
+def make_similarity(spec: str = "mfcc", device: str = "cpu") -> SpeakerSimilarity:
+    if spec in ("", "mfcc"):
+        return MfccSimilarity()
+    if spec.startswith("wavlm:"):
+        return WavLMSimilarity(spec.split(":", 1)[1], device)
+    if Path(spec).is_dir():
+        return WavLMSimilarity(spec, device)
+    raise ValueError(f"unknown speaker-similarity model {spec!r}: use 'mfcc', 'wavlm:PATH' or a local WavLMForXVector folder")

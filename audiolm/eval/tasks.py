@@ -1,0 +1,451 @@
+"""The evaluation tasks: a registry, the likelihood runner and the prompting runners (ASR, TTS, continuation).
+
+Each task reads its data from ``DIR/<subdir>`` (or a path given per task) and returns a flat dict
+of metrics with ``"n"`` (items scored) and, for the likelihood tasks, ``"chance"``.
+:func:`run_tasks` runs several and keeps going when one fails: the failing task's entry
+records ``{"error": "..."}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+
+from audiolm.eval.context import EvalContext
+from audiolm.eval.items import BenchmarkError, BenchmarkSet
+from audiolm.eval.scoring import audio_request, score_choices, text_request
+from audiolm.tokens.documents import audio_span, text_span
+
+log = logging.getLogger("audiolm")
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    name: str
+    kind: str  # likelihood | asr | tts | continuation
+    subdir: str  # where the data lives under DIR
+    description: str
+    zerospeech_sub: str | None = None
+
+
+SALMON_PARTS = {
+    "salmon_speaker": ("speaker_consistency", "speaker consistency: the voice switches mid-utterance"),
+    "salmon_gender": ("gender_consistency", "gender consistency: the voice switches to the other gender"),
+    "salmon_background": ("bg_all_consistency", "background consistency: the background noise switches"),
+    "salmon_background_domain": ("bg_domain_consistency", "background consistency within one domain"),
+    "salmon_room": ("rir_consistency", "room consistency: the reverberation switches"),
+    "salmon_sentiment": ("sentiment_consistency", "sentiment consistency: the prosody switches"),
+    "salmon_sentiment_alignment": ("sentiment_alignment", "sentiment alignment: prosody matches the words"),
+    "salmon_background_alignment": ("bg_alignment", "background alignment: background matches the words"),
+}
+
+TASKS: dict[str, TaskSpec] = {
+    "swuggy": TaskSpec("swuggy", "likelihood", "swuggy", "spoken word vs pseudoword", "lexical"),
+    "sblimp": TaskSpec("sblimp", "likelihood", "sblimp", "spoken grammatical vs ungrammatical sentence", "syntactic"),
+    **{k: TaskSpec(k, "likelihood", f"salmon/{part}", d) for k, (part, d) in SALMON_PARTS.items()},
+    "twuggy": TaskSpec("twuggy", "likelihood", "twuggy", "text word vs pseudoword"),
+    "tblimp": TaskSpec("tblimp", "likelihood", "tblimp", "text grammatical vs ungrammatical sentence"),
+    "sstorycloze": TaskSpec("sstorycloze", "likelihood", "sstorycloze", "spoken story: right vs wrong ending"),
+    "tstorycloze": TaskSpec("tstorycloze", "likelihood", "tstorycloze", "text story: right vs wrong ending"),
+    "hellaswag": TaskSpec("hellaswag", "likelihood", "hellaswag", "text multiple choice (4 endings)"),
+    "asr": TaskSpec("asr", "asr", "speech", "speech recognition by N-shot prompting (WER, CER)"),
+    "tts": TaskSpec("tts", "tts", "speech", "zero-shot TTS with a voice prompt (judge WER, speaker similarity)"),
+    "continuation": TaskSpec("continuation", "continuation", "speech", "speech continuation from a prompt"),
+}
+
+GROUPS = {
+    "salmon": list(SALMON_PARTS),
+    "likelihood": ["swuggy", "sblimp", "salmon", "twuggy", "tblimp", "sstorycloze", "tstorycloze", "hellaswag"],
+    "all": ["swuggy", "sblimp", "salmon", "twuggy", "tblimp", "sstorycloze", "tstorycloze", "hellaswag", "asr", "tts", "continuation"],
+}
+
+
+class UnknownTaskError(ValueError):
+    pass
+
+
+def expand_tasks(spec: str | Sequence[str]) -> list[str]:
+    """``"swuggy,salmon"`` -> task names (groups expanded, order kept, duplicates dropped)."""
+    names = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
+    if not names:
+        raise UnknownTaskError("no task given: pass --tasks NAME[,NAME...]")
+    out: list[str] = []
+    unknown = []
+    for n in names:
+        if n in GROUPS:
+            sub = expand_tasks(GROUPS[n])
+        elif n in TASKS:
+            sub = [n]
+        else:
+            unknown.append(n)
+            continue
+        out += [s for s in sub if s not in out]
+    if unknown:
+        raise UnknownTaskError(
+            f"unknown task(s) {', '.join(map(repr, unknown))}; known tasks: {', '.join(TASKS)}; groups: {', '.join(GROUPS)}"
+        )
+    return out
+
+
+@dataclass
+class EvalOptions:
+    """How tasks are run: the schema of conf/eval/*.yaml (``load_config(EvalOptions, ..., group="eval")``)."""
+
+    aggregation: str = "mean"  # mean (SODA) | sum
+    codebooks: Optional[List[int]] = None  # audio codebooks scored; None: every codebook of the layout
+    task_codebooks: Dict[str, Any] = field(default_factory=dict)  # per-task override, e.g. {swuggy: [0]}
+    text_format: str = "tagged"  # tagged: <|text_start|> ... ; plain: as text-only documents (no tags)
+    max_items: Optional[int] = None
+    seed: int = 0
+    batch_tokens: int = 8192  # padded tokens per scoring batch
+    asr_shots: int = 3
+    asr_max_new_tokens: int = 96
+    asr_max_shot_seconds: float = 8.0
+    tts_max_seconds: float = 12.0
+    continuation_prompt_seconds: float = 3.0
+    continuation_seconds: float = 4.0
+    temperature: float = 0.8
+    top_k: int = 50
+    gen_batch: int = 8
+    asr_judge: str = "pocketsphinx"  # pocketsphinx | whisper:PATH | a local Whisper folder
+    similarity: str = "mfcc"  # mfcc | wavlm:PATH | a local WavLMForXVector folder
+    n_samples: int = 2  # audio samples kept per generating task (tensorboard, --save-audio)
+
+    def __post_init__(self) -> None:
+        if self.aggregation not in ("mean", "sum"):
+            raise ValueError(f"aggregation must be mean or sum, got {self.aggregation!r}")
+        if self.text_format not in ("tagged", "plain"):
+            raise ValueError(f"text_format must be tagged or plain, got {self.text_format!r}")
+
+
+def task_path(name: str, data_dir: str | Path | None, paths: dict | None = None) -> Path:
+    paths = paths or {}
+    if name in paths:
+        return Path(paths[name])
+    spec = TASKS[name]
+    if name.startswith("salmon_") and "salmon" in paths:
+        return Path(paths["salmon"]) / spec.subdir.split("/", 1)[1]
+    if data_dir is None:
+        raise BenchmarkError(f"{name}: no data folder given (pass --data DIR or --data {name}=PATH)")
+    return Path(data_dir) / spec.subdir
+
+
+def load_task_set(name: str, data_dir, paths: dict | None = None) -> BenchmarkSet:
+    from audiolm.eval.loaders import load_likelihood_set
+
+    spec = TASKS[name]
+    bset = load_likelihood_set(name, task_path(name, data_dir, paths), zerospeech_sub=spec.zerospeech_sub)
+    bset.validate()
+    return bset
+
+
+# ---------------------------------------------------------------------------------------------
+# likelihood tasks
+
+
+def likelihood_requests(ctx: EvalContext, bset: BenchmarkSet, opts: EvalOptions, task: str):
+    """One ScoreRequest per choice of every item (audio encoded with the context's codec)."""
+    vocab, layout, tok = ctx.vocab, ctx.layout, ctx.tokenizer
+    codebooks = opts.task_codebooks.get(task, opts.codebooks)
+    codes = {}
+    if bset.modality == "audio":
+        ids = [ch.cut_id for it in bset.items for ch in it.choices]
+        codes = ctx.encode_cuts(task, bset.cuts, ids)
+    bodies: dict[str, np.ndarray] = {}
+    out = []
+    for it in bset.items:
+        reqs = []
+        for ch in it.choices:
+            if ch.is_audio:
+                if ch.cut_id not in bodies:
+                    bodies[ch.cut_id] = np.asarray(layout.encode(_check_codes(codes[ch.cut_id], layout, task)), dtype=np.int64)
+                reqs.append(audio_request(vocab, layout, bodies[ch.cut_id], bos_id=ctx.bos_id, codebooks=codebooks))
+            else:
+                prefix_ids = tok.encode_text(ch.prefix) if ch.prefix else []
+                target = tok.encode_text((" " + ch.text) if ch.prefix else ch.text)
+                reqs.append(text_request(vocab, prefix_ids, target, bos_id=ctx.bos_id, tagged=opts.text_format == "tagged"))
+        out.append((reqs, it.answer))
+    return out
+
+
+def _check_codes(codes: np.ndarray, layout, task: str) -> np.ndarray:
+    codes = np.asarray(codes, dtype=np.int64)
+    need = max(layout.codebooks) + 1
+    if codes.shape[0] < need:
+        raise BenchmarkError(f"{task}: the codec gives {codes.shape[0]} codebooks but the layout uses codebooks {list(layout.codebooks)}")
+    return codes
+
+
+def run_likelihood(ctx: EvalContext, task: str, bset: BenchmarkSet, opts: EvalOptions) -> dict:
+    bset = bset.subset(opts.max_items)
+    items = likelihood_requests(ctx, bset, opts, task)
+    cs = score_choices(ctx.model, items, aggregation=opts.aggregation, batch_tokens=opts.batch_tokens,
+                       max_len=ctx.max_len, pad_id=ctx.pad_id, device=ctx.device)
+    per_item = cs.per_item
+    res = {
+        "accuracy": float(per_item.mean()),
+        "n": len(per_item),
+        "chance": float(np.mean([1.0 / len(it.choices) for it in bset.items])),
+        "stderr": float(per_item.std(ddof=0) / math.sqrt(len(per_item))) if len(per_item) else math.nan,
+        "aggregation": opts.aggregation,
+    }
+    if bset.modality == "audio":
+        cb = opts.task_codebooks.get(task, opts.codebooks)
+        res["codebooks"] = list(cb) if cb is not None else list(ctx.layout.codebooks)
+    cats = sorted({it.category for it in bset.items if it.category})
+    if len(cats) > 1:
+        res["by_category"] = {c: float(np.mean([p for p, it in zip(per_item, bset.items) if it.category == c])) for c in cats}
+    res["source"] = bset.source
+    return res
+
+
+# ---------------------------------------------------------------------------------------------
+# prompting tasks
+
+
+def default_generate() -> Callable:
+    try:
+        from audiolm.lm.generate import generate
+    except ImportError as e:
+        raise RuntimeError(f"generation is not available (audiolm.lm.generate: {e})") from e
+    return generate
+
+
+def _constraint(ctx: EvalContext):
+    try:
+        from audiolm.lm.generate import ModalityConstraint
+    except ImportError:
+        return None
+    return ModalityConstraint(ctx.vocab, ctx.layout)
+
+
+def _head(ctx: EvalContext) -> list[int]:
+    return [ctx.bos_id] if ctx.bos_id is not None else []
+
+
+def load_speech_split(task: str, folder: Path, split: str):
+    from lhotse import CutSet
+
+    from audiolm.eval.items import load_cuts
+
+    path = folder / f"cuts_{split}.jsonl.gz"
+    if not path.is_file():
+        raise BenchmarkError(f"{task}: {path} is missing (a prepared speech set with cuts_dev/cuts_test, e.g. DIR/speech from `audiolm prepare benchmarks`)")
+    cuts = load_cuts(path)
+    cuts = CutSet.from_cuts(c for c in cuts if c.supervisions and (c.supervisions[0].text or "").strip())
+    if len(cuts) == 0:
+        raise BenchmarkError(f"{task}: {path} has no cut with a transcript")
+    return cuts
+
+
+def _generate(ctx, generate_fn, prompts, opts: EvalOptions, **kw) -> list[list[int]]:
+    out = []
+    for i in range(0, len(prompts), max(1, opts.gen_batch)):
+        out += generate_fn(ctx.model, prompts[i : i + opts.gen_batch], seed=opts.seed + i, **kw)
+    return out
+
+
+def ids_to_audio(ctx: EvalContext, ids: Sequence[int], task: str) -> np.ndarray:
+    """Generated ids -> waveform: audio ids up to the first non-audio one, whole frames, codec-decoded."""
+    vocab, layout = ctx.vocab, ctx.layout
+    arr = np.asarray(list(ids), dtype=np.int64)
+    stop = np.flatnonzero(~np.asarray(vocab.is_audio(arr), dtype=bool))
+    if len(stop):
+        arr = arr[: stop[0]]
+    tpf = int(layout.tokens_per_frame)
+    arr = arr[: len(arr) // tpf * tpf]
+    sr = int(ctx.get_codec(task).sample_rate)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.float32)
+    cbs = list(layout.codebooks)
+    if cbs != list(range(len(cbs))):
+        raise BenchmarkError(f"{task}: the layout's codebooks {cbs} are not a prefix 0..k-1 of the codec's and cannot be decoded")
+    try:
+        codes = np.asarray(layout.decode(arr, strict=False))
+    except Exception as e:  # a malformed generation (e.g. a broken delay pattern): no audio
+        log.warning("%s: could not decode a generation of %d tokens (%s)", task, len(arr), e)
+        return np.zeros(0, dtype=np.float32)
+    wav, sr2 = ctx.decode_codes(codes, task)
+    assert sr2 == sr
+    return wav
+
+
+def _cut_audio(cut) -> tuple[np.ndarray, int]:
+    return np.asarray(cut.load_audio(), dtype=np.float32).mean(axis=0), int(cut.sampling_rate)
+
+
+def run_asr(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, generate_fn=None) -> tuple[dict, list]:
+    from audiolm.eval.metrics import wer_cer
+
+    generate_fn = generate_fn or default_generate()
+    dev = load_speech_split(task, folder, "dev")
+    test = load_speech_split(task, folder, "test")
+    test_cuts = list(test)[: opts.max_items or None]
+    rng = np.random.default_rng(opts.seed)
+    pool = [c for c in dev if c.duration <= opts.asr_max_shot_seconds] or list(dev)
+    shots = [pool[i] for i in rng.choice(len(pool), size=min(opts.asr_shots, len(pool)), replace=False)] if opts.asr_shots else []
+    codes = ctx.encode_cuts(task, dev, [c.id for c in shots])
+    codes.update(ctx.encode_cuts(task, test, [c.id for c in test_cuts]))
+    span = lambda cid: audio_span(ctx.layout, _check_codes(codes[cid], ctx.layout, task))  # noqa: E731
+    shot_ids: list[int] = []
+    for s in shots:
+        shot_ids += span(s.id) + text_span(ctx.tokenizer, s.supervisions[0].text)
+    prompts = [_head(ctx) + shot_ids + span(c.id) + [ctx.vocab.text_start] for c in test_cuts]
+    gens = _generate(ctx, generate_fn, prompts, opts, max_new_tokens=opts.asr_max_new_tokens, temperature=1.0, top_k=1,
+                     stop_ids=[ctx.vocab.text_end])
+    hyps = [ctx.tokenizer.decode_text([t for t in g if t != ctx.vocab.text_end]).strip() for g in gens]
+    refs = [c.supervisions[0].text for c in test_cuts]
+    res = {**wer_cer(refs, hyps), "n": len(refs), "shots": len(shots)}
+    res["examples"] = [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps))[:3]]
+    return res, []
+
+
+def _same_speaker_prompts(cuts) -> list[tuple]:
+    """(target, prompt) pairs: each cut with the next cut of the same speaker (ids sorted, cyclic)."""
+    by_spk: dict[str, list] = {}
+    for c in sorted(cuts, key=lambda c: c.id):
+        by_spk.setdefault(c.supervisions[0].speaker or "", []).append(c)
+    pairs = []
+    for c in sorted(cuts, key=lambda c: c.id):
+        same = by_spk[c.supervisions[0].speaker or ""]
+        if len(same) < 2:
+            continue
+        pairs.append((c, same[(same.index(c) + 1) % len(same)]))
+    return pairs
+
+
+def run_tts(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, generate_fn=None, judge=None, sim=None) -> tuple[dict, list]:
+    from audiolm.eval.judges import make_asr_judge, make_similarity, similarity
+    from audiolm.eval.metrics import wer_cer
+
+    ctx.get_codec(task)  # fail early, naming the task, when the checkpoint has no codec
+    generate_fn = generate_fn or default_generate()
+    judge = judge or make_asr_judge(opts.asr_judge, ctx.device)
+    sim = sim or make_similarity(opts.similarity, ctx.device)
+    test = load_speech_split(task, folder, "test")
+    pairs = _same_speaker_prompts(test)[: opts.max_items or None]
+    if not pairs:
+        raise BenchmarkError(f"{task}: no speaker in {folder}/cuts_test.jsonl.gz has two utterances (a voice prompt needs one)")
+    codes = ctx.encode_cuts(task, test, [p.id for _, p in pairs])
+    codec = ctx.get_codec(task)
+    tpf = int(ctx.layout.tokens_per_frame)
+    prompts, budgets = [], []
+    for tgt, pr in pairs:
+        prompts.append(_head(ctx) + text_span(ctx.tokenizer, pr.supervisions[0].text)
+                       + audio_span(ctx.layout, _check_codes(codes[pr.id], ctx.layout, task))
+                       + text_span(ctx.tokenizer, tgt.supervisions[0].text) + [ctx.vocab.audio_start])
+        budgets.append(tpf * math.ceil(codec.frame_rate * min(opts.tts_max_seconds, 2 * tgt.duration + 1.0)))
+    gens = _generate(ctx, generate_fn, prompts, opts, max_new_tokens=max(budgets), temperature=opts.temperature,
+                     top_k=opts.top_k, stop_ids=[ctx.vocab.audio_end], constraint=_constraint(ctx))
+    sr = int(codec.sample_rate)
+    wavs = [ids_to_audio(ctx, g, task) for g in gens]
+    refs = [t.supervisions[0].text for t, _ in pairs]
+    truth = [_cut_audio(t) for t, _ in pairs]
+    prompt_audio = [_cut_audio(p) for _, p in pairs]
+    hyps = judge.transcribe(wavs, sr)
+    ref_hyps = [judge.transcribe([a], r)[0] for a, r in truth]
+    sims = [similarity(sim, w, sr, pa, pr) if len(w) else 0.0 for w, (pa, pr) in zip(wavs, prompt_audio)]
+    ref_sims = [similarity(sim, ta, tr, pa, pr) for (ta, tr), (pa, pr) in zip(truth, prompt_audio)]
+    w = wer_cer(refs, hyps)
+    wr = wer_cer(refs, ref_hyps)
+    res = {"wer": w["wer"], "cer": w["cer"], "similarity": float(np.mean(sims)), "n": len(pairs),
+           "wer_reference": wr["wer"], "similarity_reference": float(np.mean(ref_sims)),
+           "seconds": float(np.mean([len(x) / sr for x in wavs])),
+           "ended": float(np.mean([ctx.vocab.audio_end in g for g in gens])),
+           "judge": judge.name, "similarity_model": sim.name}
+    res["examples"] = [{"text": r, "judge": h} for r, h in list(zip(refs, hyps))[:3]]
+    samples = [(f"{task}/{i}", wavs[i], sr) for i in range(min(opts.n_samples, len(wavs)))]
+    return res, samples
+
+
+def run_continuation(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, generate_fn=None, sim=None) -> tuple[dict, list]:
+    from audiolm.eval.judges import make_similarity, similarity
+
+    codec = ctx.get_codec(task)
+    generate_fn = generate_fn or default_generate()
+    sim = sim or make_similarity(opts.similarity, ctx.device)
+    test = load_speech_split(task, folder, "test")
+    cuts = sorted(test, key=lambda c: c.id)[: opts.max_items or None]
+    codes = ctx.encode_cuts(task, test, [c.id for c in cuts])
+    tpf = int(ctx.layout.tokens_per_frame)
+    prompts, prompt_wavs = [], []
+    for c in cuts:
+        body = np.asarray(ctx.layout.encode(_check_codes(codes[c.id], ctx.layout, task)))
+        n_frames = len(body) // tpf
+        p = min(int(round(opts.continuation_prompt_seconds * codec.frame_rate)), max(1, n_frames // 2))
+        prompts.append(_head(ctx) + [ctx.vocab.audio_start] + [int(t) for t in body[: p * tpf]])
+        a, sr_c = _cut_audio(c)
+        prompt_wavs.append((a[: int(p / codec.frame_rate * sr_c)], sr_c))
+    max_new = tpf * math.ceil(codec.frame_rate * opts.continuation_seconds)
+    gens = _generate(ctx, generate_fn, prompts, opts, max_new_tokens=max_new, temperature=opts.temperature,
+                     top_k=opts.top_k, stop_ids=[ctx.vocab.audio_end], constraint=_constraint(ctx))
+    sr = int(codec.sample_rate)
+    wavs = [ids_to_audio(ctx, g, task) for g in gens]
+    sims = [similarity(sim, w, sr, pa, pr) if len(w) > sr // 10 else 0.0 for w, (pa, pr) in zip(wavs, prompt_wavs)]
+    res = {"similarity": float(np.mean(sims)), "seconds": float(np.mean([len(w) / sr for w in wavs])),
+           "ended": float(np.mean([ctx.vocab.audio_end in g for g in gens])), "n": len(cuts), "similarity_model": sim.name}
+    samples = []
+    for i in range(min(opts.n_samples, len(wavs))):
+        pa, pr = prompt_wavs[i]
+        samples.append((f"{task}/{i}_prompt", pa, pr))
+        samples.append((f"{task}/{i}", wavs[i], sr))
+    return res, samples
+
+
+# ---------------------------------------------------------------------------------------------
+# running many
+
+
+@dataclass
+class TaskResult:
+    name: str
+    metrics: dict
+    samples: list = field(default_factory=list)
+
+
+def run_task(ctx: EvalContext, name: str, data_dir, opts: EvalOptions, paths: dict | None = None, **hooks) -> TaskResult:
+    spec = TASKS[name]
+    t0 = time.time()
+    if spec.kind == "likelihood":
+        metrics, samples = run_likelihood(ctx, name, load_task_set(name, data_dir, paths), opts), []
+    else:
+        folder = task_path(name, data_dir, paths)
+        if not folder.exists():
+            raise BenchmarkError(f"{name}: benchmark data not found at {folder}")
+        runner = {"asr": run_asr, "tts": run_tts, "continuation": run_continuation}[spec.kind]
+        kw = {k: v for k, v in hooks.items() if k in runner.__code__.co_varnames}
+        metrics, samples = runner(ctx, name, folder, opts, **kw)
+    metrics["seconds_taken"] = round(time.time() - t0, 2)
+    return TaskResult(name, metrics, samples)
+
+
+def run_tasks(ctx: EvalContext, names: Sequence[str], data_dir, opts: EvalOptions, paths: dict | None = None,
+              on_result: Callable[[TaskResult], None] | None = None, **hooks) -> dict[str, TaskResult]:
+    """Run each task; a failure is recorded in its entry (``{"error": ...}``) and the others go on."""
+    results: dict[str, TaskResult] = {}
+    for name in names:
+        try:
+            r = run_task(ctx, name, data_dir, opts, paths, **hooks)
+        except Exception as e:  # noqa: BLE001 - one task must not sink the report
+            msg = str(e) if isinstance(e, (BenchmarkError, RuntimeError, ValueError)) else f"{type(e).__name__}: {e}"
+            if not msg.startswith(name):
+                msg = f"{name}: {msg}"
+            log.error("task %s failed: %s", name, msg)
+            log.debug("%s", traceback.format_exc())
+            r = TaskResult(name, {"error": msg})
+        results[name] = r
+        if on_result is not None:
+            on_result(r)
+    salmon = [results[n].metrics["accuracy"] for n in SALMON_PARTS if n in results and "accuracy" in results[n].metrics]
+    if len(salmon) > 1:
+        n = sum(results[k].metrics["n"] for k in SALMON_PARTS if k in results and "n" in results[k].metrics)
+        results["salmon"] = TaskResult("salmon", {"accuracy": float(np.mean(salmon)), "n": n, "chance": 0.5,
+                                                  "parts": len(salmon), "note": "mean of the SALMon parts"})
+    return results
