@@ -136,6 +136,15 @@ class _Engine:
     """The process-wide espeak-ng instance (the C library is a singleton)."""
 
     def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._events: list[tuple] = []
+        self._callback = _CALLBACK(self._on_audio)  # keep a reference: the C side holds the pointer
+        self._n_phonemes: dict[tuple[str, str], int] = {}
+        self.lock = threading.Lock()
+        self.lib = None
+        self._load()
+
+    def _load(self) -> None:
         lib_path, data_path = library_paths()
         lib = ctypes.CDLL(lib_path)
         lib.espeak_Initialize.restype = ctypes.c_int
@@ -152,20 +161,34 @@ class _Engine:
             ctypes.POINTER(ctypes.c_uint), ctypes.c_void_p,
         ]
         lib.espeak_Synchronize.restype = ctypes.c_int
+        lib.espeak_Terminate.restype = ctypes.c_int
         lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
         lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_int, ctypes.c_int]
-        self.lib = lib
         rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path.encode(), _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
         if rate <= 0:
             raise EspeakError(f"espeak_Initialize failed (data path {data_path})")
-        self.native_rate = rate
-        self._chunks: list[bytes] = []
-        self._events: list[tuple[int, int, int, int, bytes | int]] = []
-        self._callback = _CALLBACK(self._on_audio)  # keep a reference: the C side holds the pointer
         lib.espeak_SetSynthCallback(self._callback)
+        self.lib = lib
+        self.native_rate = rate
         self._voice: Voice | None = None
-        self._n_phonemes: dict[tuple[str, str], int] = {}
-        self.lock = threading.Lock()
+        self.dirty = False
+
+    def reset(self) -> None:
+        """Unload and reload the library: a fresh synthesizer state.
+
+        espeak-ng keeps signal-generator state (pitch flutter phase, filter memories, echo
+        buffer, ...) in static variables from one utterance to the next, so the same text comes out
+        a few samples different after other speech. Reloading the library (about 30-40 ms) makes
+        the next synthesis identical to the first one of a fresh process.
+        """
+        if not self.dirty:
+            return
+        import _ctypes
+
+        self.lib.espeak_Terminate()
+        _ctypes.dlclose(self.lib._handle)
+        self.lib = None
+        self._load()
 
     def _on_audio(self, wav, n, events) -> int:
         if n > 0 and wav:
@@ -220,6 +243,7 @@ class _Engine:
     def synth(self, text: str, voice: Voice) -> tuple[np.ndarray, list]:
         """Native-rate int16 samples and the raw events (audio_position in ms)."""
         self.set_voice(voice)
+        self.dirty = True
         data = text.encode("utf-8") + b"\0"
         buf = ctypes.create_string_buffer(data, len(data))
         self._chunks, self._events = [], []
@@ -267,10 +291,16 @@ def _resampler(native: int, target: int):
 class Espeak:
     """Handle on the process's espeak-ng synthesizer.
 
+    ``deterministic`` (default): every :meth:`synthesize` starts from a fresh synthesizer state
+    (see :meth:`reset`), so the same text and voice give the same samples whatever was spoken
+    before; costs about 30-40 ms a call. With ``deterministic=False`` calls are faster but carry
+    state over (a few samples of difference); call :meth:`reset` yourself at the start of each unit
+    that must be reproducible (the synth corpus resets once per document).
     ``lead_s`` / ``tail_s``: silence added before and after each utterance (timings include the
-    lead). ``synthesize`` is safe to call many times and from several threads.
+    lead). Safe to call many times and from several threads.
     """
 
+    deterministic: bool = True
     lead_s: float = 0.05
     tail_s: float = 0.1
     _engine: _Engine = field(init=False, repr=False)
@@ -287,11 +317,25 @@ class Espeak:
     def sample_rate(self) -> int:
         return OUTPUT_SAMPLE_RATE
 
+    def reset(self) -> None:
+        """Fresh synthesizer state for the next call (no-op if nothing was spoken since)."""
+        eng = _engine()
+        with eng.lock:
+            eng.reset()
+
+    def phonemes(self, text: str, voice: Voice | None = None) -> list[str]:
+        """espeak's phoneme mnemonics for ``text`` (no audio)."""
+        eng = _engine()
+        with eng.lock:
+            return eng.phonemes(text, voice or Voice())
+
     def synthesize(self, text: str, voice: Voice | None = None) -> SynthResult:
         voice = voice or Voice()
         text = " ".join(text.split())  # newlines/tabs would become sentence breaks or be spoken
         eng = _engine()
         with eng.lock:
+            if self.deterministic:
+                eng.reset()
             pcm, events = eng.synth(text, voice) if text else (np.zeros(0, np.int16), [])
             speech_end = len(pcm) / eng.native_rate
             words, phones = _alignments(text, events, speech_end, lambda w: eng.n_phonemes(w, voice))
@@ -299,7 +343,7 @@ class Espeak:
         y = self._resample(x) if len(x) else x
         lead = int(round(self.lead_s * OUTPUT_SAMPLE_RATE))
         tail = int(round(self.tail_s * OUTPUT_SAMPLE_RATE))
-        audio = np.concatenate([np.zeros(lead, np.float32), y, np.zeros(tail, np.float32)]).astype(np.float32)
+        audio = np.concatenate([np.zeros(lead, np.float32), y, np.zeros(tail, np.float32)])
         np.clip(audio, -1.0, 1.0, out=audio)
         off = lead / OUTPUT_SAMPLE_RATE
         words = [(w, round(s + off, 4), round(d, 4)) for w, s, d in words]
