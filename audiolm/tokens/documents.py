@@ -1,0 +1,237 @@
+"""Interleaved documents: one recording's utterances (codes + transcript) -> token sequences.
+
+Formats (SODA, utterance-level interleaving; ``A_i`` = the layout's tokens of utterance ``i``):
+
+``text_first``   ``BOS <|text_start|>T1<|text_end|><|audio_start|>A1<|audio_end|> ... EOS``
+``audio_first``  ``BOS <|audio_start|>A1<|audio_end|><|text_start|>T1<|text_end|> ... EOS``
+``both``         the document twice: text_first, then audio_first (two documents)
+``audio_only``   ``BOS <|audio_start|>A1<|audio_end|><|audio_start|>A2<|audio_end|> ... EOS``
+``text_only``    ``BOS T1 T2 ... EOS`` (transcripts as plain text, joined by spaces, no tags)
+
+Text-only web documents (:func:`text_document`) are ``BOS text EOS`` without tags.
+Documents longer than ``max_tokens`` (BOS/EOS included) are cut at utterance boundaries into
+several documents, each with its own BOS/EOS; a single utterance longer than ``max_tokens`` stays
+one (over-long) document and the packer splits it across sequences.
+Utterances whose transcript is empty (formats with text) or whose codes are missing or malformed
+(formats with audio) are skipped and counted in ``skips``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from audiolm.skips import SkipReport
+from audiolm.tokens.layout import Layout
+from audiolm.tokens.modality import ACOUSTIC, SEMANTIC, SPECIAL, TEXT
+
+FORMATS = ("text_first", "audio_first", "both", "audio_only", "text_only")
+_NEEDS_TEXT = {"text_first", "audio_first", "both", "text_only"}
+_NEEDS_AUDIO = {"text_first", "audio_first", "both", "audio_only"}
+
+
+@dataclass
+class TokenDocument:
+    """One document's tokens. ``audio_mask`` marks real audio codes (False on delay fills)."""
+
+    ids: np.ndarray  # int64[L]
+    modality: np.ndarray  # int8[L]
+    audio_mask: np.ndarray | None = None  # bool[L]; None = modality is SEMANTIC/ACOUSTIC
+    source: str = ""
+    fmt: str = ""
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def real_audio(self) -> np.ndarray:
+        if self.audio_mask is not None:
+            return self.audio_mask
+        return (self.modality == SEMANTIC) | (self.modality == ACOUSTIC)
+
+
+def text_span(tokenizer, text: str) -> list[int]:
+    """``<|text_start|> text <|text_end|>`` (prompt piece)."""
+    v = tokenizer.vocab
+    return [v.text_start, *tokenizer.encode_text(text), v.text_end]
+
+
+def audio_span(layout: Layout, codes) -> list[int]:
+    """``<|audio_start|> audio tokens <|audio_end|>`` in the layout (prompt piece)."""
+    v = layout.vocab
+    return [v.audio_start, *layout.encode(codes).tolist(), v.audio_end]
+
+
+class _Piece:
+    """Token arrays of one utterance's block in one format."""
+
+    __slots__ = ("ids", "mod", "audio")
+
+    def __init__(self, ids, mod, audio):
+        self.ids, self.mod, self.audio = ids, mod, audio
+
+
+def _special(ids) -> _Piece:
+    a = np.asarray(ids, dtype=np.int64)
+    return _Piece(a, np.full(len(a), SPECIAL, np.int8), np.zeros(len(a), bool))
+
+
+def _text(ids) -> _Piece:
+    a = np.asarray(ids, dtype=np.int64)
+    return _Piece(a, np.full(len(a), TEXT, np.int8), np.zeros(len(a), bool))
+
+
+def _join(pieces: Sequence[_Piece]) -> _Piece:
+    return _Piece(
+        np.concatenate([p.ids for p in pieces]),
+        np.concatenate([p.mod for p in pieces]),
+        np.concatenate([p.audio for p in pieces]),
+    )
+
+
+def _audio_piece(layout: Layout, codes, cache: dict, key) -> _Piece:
+    if key not in cache:
+        ids = layout.encode(codes)
+        cb = layout.vocab.codebook_of(ids)
+        mod = np.where(cb == 0, SEMANTIC, ACOUSTIC).astype(np.int8)
+        cache[key] = _Piece(ids, mod, layout.audio_mask(np.asarray(codes).shape[1]))
+    return cache[key]
+
+
+def _valid_codes(codes, layout: Layout) -> str | None:
+    if codes is None:
+        return "missing codes"
+    arr = np.asarray(codes)
+    if arr.ndim != 2 or arr.shape[0] <= layout.codebooks[-1]:
+        return "bad codes shape"
+    if arr.shape[1] == 0:
+        return "empty codes"
+    if arr.min() < 0 or arr.max() >= layout.vocab.codebook_size:
+        return "codes out of range"
+    return None
+
+
+def build_documents(
+    utterances: Sequence[tuple],
+    fmt: str,
+    layout: Layout,
+    tokenizer,
+    max_tokens: int = 0,
+    *,
+    skips: SkipReport | None = None,
+    source: str = "",
+    text_ids: Sequence[Sequence[int]] | None = None,
+) -> list[TokenDocument]:
+    """Token documents of one recording's utterances ``[(codes (n_q, T), text), ...]`` in ``fmt``.
+
+    ``text_ids`` may pass the transcripts already tokenized (``encode_text`` of each text) to
+    save work when one document is built in several formats.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown document format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt == "both":
+        tids = text_ids
+        if tids is None:
+            tids = tokenizer.encode_text_batch([u[1] or "" for u in utterances])
+        kw = dict(skips=skips, source=source, text_ids=tids)
+        out = build_documents(utterances, "text_first", layout, tokenizer, max_tokens, **kw)
+        # count skips once: the second pass sees the same utterances
+        kw["skips"] = None
+        return out + build_documents(utterances, "audio_first", layout, tokenizer, max_tokens, **kw)
+    v = tokenizer.vocab
+    need_text, need_audio = fmt in _NEEDS_TEXT, fmt in _NEEDS_AUDIO
+    keep: list[int] = []
+    for i, (codes, text) in enumerate(utterances):
+        if need_text and not (text or "").strip():
+            if skips is not None:
+                skips.skip("empty transcript", f"{source}#{i}")
+            continue
+        if need_audio:
+            bad = _valid_codes(codes, layout)
+            if bad:
+                if skips is not None:
+                    skips.skip(bad, f"{source}#{i}")
+                continue
+        keep.append(i)
+    if not keep:
+        return []
+    enc: dict = {}
+    if fmt == "text_only":  # plain text: utterances after the first get a leading space
+        texts = [utterances[i][1] if j == 0 else " " + utterances[i][1] for j, i in enumerate(keep)]
+        enc = dict(zip(keep, tokenizer.encode_text_batch(texts)))
+    elif need_text and text_ids is not None:
+        enc = {i: text_ids[i] for i in keep}
+    elif need_text:
+        enc = dict(zip(keep, tokenizer.encode_text_batch([utterances[i][1] for i in keep])))
+    ts, te = _special([v.text_start]), _special([v.text_end])
+    as_, ae = _special([v.audio_start]), _special([v.audio_end])
+    cache: dict = {}
+    pieces: list[_Piece] = []
+    for i in keep:
+        if fmt == "text_only":
+            pieces.append(_text(enc[i]))
+            continue
+        if fmt == "audio_only":
+            pieces.append(_join([as_, _audio_piece(layout, utterances[i][0], cache, i), ae]))
+            continue
+        t = _join([ts, _text(enc[i]), te])
+        a = _join([as_, _audio_piece(layout, utterances[i][0], cache, i), ae])
+        pieces.append(_join([t, a] if fmt == "text_first" else [a, t]))
+    bos, eos = _special([tokenizer.bos_id]), _special([tokenizer.eos_id])
+    groups: list[list[_Piece]] = [[]]
+    n = 2
+    for p in pieces:
+        if max_tokens and groups[-1] and n + len(p.ids) > max_tokens:
+            groups.append([])
+            n = 2
+        groups[-1].append(p)
+        n += len(p.ids)
+    docs = []
+    for g in groups:
+        j = _join([bos, *g, eos])
+        docs.append(TokenDocument(j.ids, j.mod, j.audio, source=source, fmt=fmt))
+    return docs
+
+
+def text_document(tokenizer, text: str, source: str = "", ids: Sequence[int] | None = None) -> TokenDocument:
+    """A text-only (web) document: ``BOS text EOS``, no tags."""
+    t = tokenizer.encode_text(text) if ids is None else ids
+    j = _join([_special([tokenizer.bos_id]), _text(t), _special([tokenizer.eos_id])])
+    return TokenDocument(j.ids, j.mod, j.audio, source=source, fmt="text")
+
+
+def build_formats(
+    utterances: Sequence[tuple],
+    formats: Sequence[str],
+    layout: Layout,
+    tokenizer,
+    max_tokens: int = 0,
+    *,
+    skips: SkipReport | None = None,
+    source: str = "",
+) -> list[TokenDocument]:
+    """One recording in each of ``formats`` (e.g. SODA's ``[text_first, audio_first]``).
+
+    Transcripts are tokenized once; each bad utterance is counted once in ``skips`` (as an empty
+    transcript if some format needs text, as bad codes if some format needs audio).
+    """
+    formats = list(formats)
+    for f in formats:
+        if f not in FORMATS:
+            raise ValueError(f"unknown document format {f!r}; expected one of {', '.join(FORMATS)}")
+    if skips is not None:
+        need_text = any(f in _NEEDS_TEXT for f in formats)
+        need_audio = any(f in _NEEDS_AUDIO for f in formats)
+        for i, (codes, text) in enumerate(utterances):
+            if need_text and not (text or "").strip():
+                skips.skip("empty transcript", f"{source}#{i}")
+            elif need_audio and (bad := _valid_codes(codes, layout)):
+                skips.skip(bad, f"{source}#{i}")
+    tids = None
+    if any(f in ("text_first", "audio_first", "both") for f in formats):
+        tids = tokenizer.encode_text_batch([u[1] or "" for u in utterances])
+    out: list[TokenDocument] = []
+    for f in formats:
+        out += build_documents(utterances, f, layout, tokenizer, max_tokens, source=source, text_ids=tids)
+    return out

@@ -1,0 +1,378 @@
+"""Where documents come from: lhotse Shar token shards, text jsonl files, or memory.
+
+A *source* is a list of units (a Shar shard, a text file, a chunk of an in-memory list) that can
+be loaded independently. Each epoch the units (split into parts when there are fewer units than
+readers) are permuted by ``(seed, epoch)`` and dealt to the readers (DDP ranks x dataloader
+workers): reader ``k`` of ``R`` takes every R-th work item, so readers' shares of one epoch are
+disjoint. Speech documents inside a work item are shuffled by ``(seed, epoch, item)``; text lines
+are shuffled inside blocks of :data:`TEXT_BLOCK` lines. A :class:`Cursor` ``(epoch, item,
+position)`` says where a reader is, and reading can restart from any cursor (exact resume).
+
+Token shards (docs/architecture.md): a Shar directory with ``cuts.NNNNNN.jsonl.gz`` +
+``codes.NNNNNN.tar`` (``cut.codes``: ``(T, n_q)`` int16) and ``codec.json``. Utterances are grouped
+into documents by ``supervision.custom["document"]`` and ordered by ``custom["position"]``; a
+document split over two shards becomes two documents.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from audiolm.skips import SkipReport
+
+TEXT_BLOCK = 1024
+SHAR_HINT = "a lhotse Shar directory with cuts.*.jsonl.gz + codes.*.tar and codec.json, as written by `audiolm tokenize`"
+
+
+# -- work assignment ---------------------------------------------------------------------------
+def assign_work(n_units: int, n_readers: int, reader: int, epoch: int, seed: int, salt: int) -> list[tuple[int, int, int]]:
+    """Work items ``(unit, part, n_parts)`` of ``reader`` in ``epoch`` (disjoint across readers)."""
+    if n_units <= 0:
+        return []
+    n_parts = max(1, math.ceil(n_readers / n_units))
+    items = [(u, p) for u in range(n_units) for p in range(n_parts)]
+    perm = np.random.default_rng([seed, epoch, salt, 7919]).permutation(len(items))
+    return [(items[i][0], items[i][1], n_parts) for i in perm[reader::n_readers]]
+
+
+# -- speech ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ShardUnit:
+    cuts: str
+    codes: str | None
+
+
+def find_shards(dirs: Sequence[str]) -> list[ShardUnit]:
+    """All shards of the given Shar directories, in order; a clear error when one is missing."""
+    units: list[ShardUnit] = []
+    for d in dirs:
+        p = Path(d)
+        if not p.is_dir():
+            raise FileNotFoundError(f"token shard directory {d} not found (expected {SHAR_HINT})")
+        cuts = sorted(p.glob("cuts.*.jsonl.gz"))
+        if not cuts:
+            raise FileNotFoundError(f"{d}: no cuts.*.jsonl.gz (expected {SHAR_HINT})")
+        for c in cuts:
+            idx = c.name[len("cuts.") : -len(".jsonl.gz")]
+            codes = p / f"codes.{idx}.tar"
+            units.append(ShardUnit(str(c), str(codes) if codes.is_file() else None))
+    return units
+
+
+def read_codec_info(dirs: Sequence[str]) -> dict | None:
+    """``codec.json`` of the shard directories (must agree); None if none has one."""
+    infos = {}
+    for d in dirs:
+        f = Path(d) / "codec.json"
+        if f.is_file():
+            infos[d] = json.loads(f.read_text())
+    if not infos:
+        return None
+    keys = ("frame_rate", "n_codebooks", "codebook_size")
+    first_dir, first = next(iter(infos.items()))
+    for d, info in infos.items():
+        diff = [k for k in keys if info.get(k) != first.get(k)]
+        if diff:
+            raise ValueError(f"codec.json of {d} and {first_dir} disagree on {diff}: shards of different codecs")
+    return first
+
+
+def load_shard(unit: ShardUnit) -> list[tuple[str, list[tuple], list[tuple]]]:
+    """Documents of one shard: ``[(doc_id, [(codes (n_q, T) | None, text), ...], notes)]``.
+
+    ``notes`` are ``(kind, reason, item)`` bad-input events (counted when the document is used).
+    """
+    from lhotse import CutSet
+
+    fields = {"cuts": [unit.cuts]}
+    if unit.codes:
+        fields["codes"] = [unit.codes]
+    groups: dict[str, list] = {}
+    notes: dict[str, list] = {}
+    for k, cut in enumerate(CutSet.from_shar(fields=fields)):
+        sups = list(cut.supervisions or [])
+        text = " ".join(s.text.strip() for s in sups if s.text and s.text.strip())
+        custom = (sups[0].custom or {}) if sups else {}
+        doc = custom.get("document")
+        ev = []
+        if doc is None:
+            doc = cut.id
+            ev.append(("repair", "no document id (cut is its own document)", cut.id))
+        pos = custom.get("position", k)
+        codes = None
+        if cut.has_custom("codes") and cut.codes is not None:
+            try:
+                arr = np.asarray(cut.load_codes())
+                codes = arr.T if arr.ndim == 2 else None
+                if codes is None:
+                    ev.append(("skip", "bad codes shape", cut.id))
+            except Exception:
+                ev.append(("skip", "unreadable codes", cut.id))
+        groups.setdefault(str(doc), []).append((pos, k, codes, text))
+        notes.setdefault(str(doc), []).extend(ev)
+    out = []
+    for doc, utts in groups.items():
+        utts.sort(key=lambda u: (u[0], u[1]))
+        out.append((doc, [(u[2], u[3]) for u in utts], notes[doc]))
+    return out
+
+
+class ShardSpeechSource:
+    """Speech documents from Shar token shards; one unit per shard."""
+
+    def __init__(self, dirs: Sequence[str]) -> None:
+        self.units = find_shards(dirs)
+
+    @property
+    def n_units(self) -> int:
+        return len(self.units)
+
+    def load(self, unit: int):
+        return load_shard(self.units[unit])
+
+
+class MemorySpeechSource:
+    """Speech documents from memory: ``[(doc_id, [(codes, text), ...]), ...]`` (tests, notebooks)."""
+
+    def __init__(self, docs: Sequence[tuple], docs_per_unit: int = 8) -> None:
+        self.docs = [(str(d[0]), list(d[1]), []) for d in docs]
+        self.per = max(1, docs_per_unit)
+
+    @property
+    def n_units(self) -> int:
+        return math.ceil(len(self.docs) / self.per)
+
+    def load(self, unit: int):
+        return self.docs[unit * self.per : (unit + 1) * self.per]
+
+
+# -- text --------------------------------------------------------------------------------------
+def _open_lines(path: str) -> Iterator[bytes]:
+    p = Path(path)
+    if p.name.endswith(".gz"):
+        f = gzip.open(p, "rb")
+    elif p.name.endswith(".zst"):
+        import zstandard
+
+        f = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(p, "rb")))
+    else:
+        f = open(p, "rb")
+    with f:
+        yield from f
+
+
+def parse_text_record(rec, path: str = "") -> tuple[str, str]:
+    """``(id, text)`` of a text record (a jsonl/txt line as bytes, or a ``(id, text)`` pair).
+
+    Raises ``ValueError(reason)`` for bad records.
+    """
+    if isinstance(rec, tuple):
+        doc_id, text = rec
+    else:
+        try:
+            line = rec.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ValueError("non-UTF-8 text") from None
+        if path.endswith(".txt"):
+            doc_id, text = "", line.rstrip("\r\n")
+        else:
+            line = line.strip()
+            if not line:
+                raise ValueError("empty line")
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError:
+                raise ValueError("invalid JSON line") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise ValueError("no text field")
+            doc_id, text = str(obj.get("id", "")), obj["text"]
+    if not text or not text.strip():
+        raise ValueError("empty text")
+    return str(doc_id), text
+
+
+class FileTextSource:
+    """Text documents from ``.jsonl[.gz|.zst]`` files (``{"id", "text"}``) or ``.txt`` (one per line)."""
+
+    def __init__(self, paths: Sequence[str]) -> None:
+        for p in paths:
+            if not Path(p).is_file():
+                raise FileNotFoundError(f"text corpus {p} not found (expected .jsonl/.jsonl.gz/.jsonl.zst with a text field, or .txt)")
+        self.paths = [str(p) for p in paths]
+
+    @property
+    def n_units(self) -> int:
+        return len(self.paths)
+
+    def records(self, unit: int) -> Iterator[bytes]:
+        return _open_lines(self.paths[unit])
+
+    def name(self, unit: int) -> str:
+        return self.paths[unit]
+
+
+class MemoryTextSource:
+    """Text documents from a list of strings or ``(id, text)`` pairs."""
+
+    def __init__(self, texts: Sequence, per_unit: int = 256) -> None:
+        self.texts = [t if isinstance(t, tuple) else (f"text{i}", t) for i, t in enumerate(texts)]
+        self.per = max(1, per_unit)
+
+    @property
+    def n_units(self) -> int:
+        return math.ceil(len(self.texts) / self.per)
+
+    def records(self, unit: int):
+        return iter(self.texts[unit * self.per : (unit + 1) * self.per])
+
+    def name(self, unit: int) -> str:
+        return f"memory[{unit}]"
+
+
+# -- resumable readers ------------------------------------------------------------------------
+class _Reader:
+    """Walks one reader's work items epoch after epoch; ``cursor = [epoch, item, position]``."""
+
+    salt = 0
+
+    def __init__(self, source, reader: int, n_readers: int, seed: int, cursor=None, shuffle: bool = True) -> None:
+        self.source, self.reader, self.n_readers, self.seed = source, reader, n_readers, seed
+        self.shuffle = shuffle
+        self.cursor = list(cursor) if cursor else [0, 0, 0]
+        self._items_epoch, self._items = None, []
+
+    def items(self, epoch: int):
+        if self._items_epoch != epoch:
+            if self.shuffle:
+                self._items = assign_work(self.source.n_units, self.n_readers, self.reader, epoch, self.seed, self.salt)
+            else:  # fixed order (validation): every reader walks the units in order
+                self._items = [(u, 0, 1) for u in range(self.source.n_units)]
+            self._items_epoch = epoch
+        return self._items
+
+    def seek(self, cursor) -> None:
+        self.cursor = list(cursor)
+        self._dry_wraps = 0
+
+    _dry_wraps = 0
+
+    def _next_epoch(self, what: str) -> None:
+        """Move to the next epoch; a whole epoch without any document is an error, not a hang."""
+        self._dry_wraps += 1
+        if self._dry_wraps > 3 or not self.items(self.cursor[0]):
+            raise RuntimeError(
+                f"{what} reader {self.reader} of {self.n_readers} found no usable documents in a whole epoch "
+                "(too little data for this many DDP ranks x dataloader workers, or every document was bad)"
+            )
+        self.cursor = [self.cursor[0] + 1, 0, 0]
+
+
+class SpeechReader(_Reader):
+    """Documents of a speech source for one reader; :meth:`take` returns the next document."""
+
+    salt = 1
+
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self._loaded_key, self._docs = None, []
+
+    def _item_docs(self, epoch: int, i: int):
+        unit, part, n_parts = self.items(epoch)[i]
+        key = (epoch, unit, part)
+        if self._loaded_key != key:
+            docs = [d for j, d in enumerate(self.source.load(unit)) if j % n_parts == part]
+            if self.shuffle:
+                order = np.random.default_rng([self.seed, epoch, self.salt, unit, part]).permutation(len(docs))
+                docs = [docs[j] for j in order]
+            self._loaded_key, self._docs = key, docs
+        return self._docs
+
+    def take(self, skips: SkipReport | None, finite: bool = False):
+        """``(doc_id, utterances)`` at the cursor, advancing it; None at the end (finite only)."""
+        while True:
+            epoch, i, j = self.cursor
+            if i >= len(self.items(epoch)):
+                if finite:
+                    return None
+                self._next_epoch("speech")
+                continue
+            docs = self._item_docs(epoch, i)
+            if j >= len(docs):
+                self.cursor = [epoch, i + 1, 0]
+                continue
+            self.cursor = [epoch, i, j + 1]
+            self._dry_wraps = 0
+            doc_id, utts, notes = docs[j]
+            if skips is not None:
+                for kind, reason, item in notes:
+                    (skips.repair if kind == "repair" else skips.skip)(reason, item)
+            return doc_id, utts
+
+
+class TextReader(_Reader):
+    """Text documents of a text source for one reader (block-shuffled lines); :meth:`take`."""
+
+    salt = 2
+
+    def __init__(self, *a, **kw) -> None:
+        super().__init__(*a, **kw)
+        self._it, self._it_key = None, None
+
+    def _records(self, epoch: int, i: int) -> Iterator:
+        unit, part, n_parts = self.items(epoch)[i]
+        block: list = []
+        b = 0
+
+        def flush(block, b):
+            if self.shuffle:
+                order = np.random.default_rng([self.seed, epoch, self.salt, unit, part, b]).permutation(len(block))
+                return [block[k] for k in order]
+            return block
+
+        for n, rec in enumerate(self.source.records(unit)):
+            if n % n_parts != part:
+                continue
+            block.append(rec)
+            if len(block) == TEXT_BLOCK:
+                yield from flush(block, b)
+                block, b = [], b + 1
+        yield from flush(block, b)
+
+    def take(self, skips: SkipReport | None, finite: bool = False):
+        """``(doc_id, text)`` at the cursor (bad records counted and passed over); None at the end."""
+        while True:
+            epoch, i, j = self.cursor
+            if i >= len(self.items(epoch)):
+                if finite:
+                    return None
+                self._next_epoch("text")
+                continue
+            key = (epoch, i)
+            if self._it_key != (key, j):  # (re)open the item and skip to position j
+                self._it = self._records(epoch, i)
+                for _ in range(j):
+                    if next(self._it, None) is None:
+                        break
+            rec = next(self._it, None)
+            if rec is None:
+                self.cursor = [epoch, i + 1, 0]
+                self._it_key = None
+                continue
+            self.cursor = [epoch, i, j + 1]
+            self._it_key = (key, j + 1)
+            try:
+                doc_id, text = parse_text_record(rec, self.source.name(self.items(epoch)[i][0]))
+            except ValueError as e:
+                if skips is not None:
+                    skips.skip(str(e), f"{self.source.name(self.items(epoch)[i][0])}:{j}")
+                continue
+            self._dry_wraps = 0
+            return doc_id, text
