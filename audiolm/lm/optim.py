@@ -71,7 +71,8 @@ class CautiousAdamW(torch.optim.Optimizer):
                 exp_avg_sqs.append(state["exp_avg_sq"])
                 steps.append(state["step"])
             if params:
-                _cautious_adamw(params, grads, exp_avgs, exp_avg_sqs, steps, **{k: group[k] for k in self.defaults})
+                _cautious_adamw(params, grads, exp_avgs, exp_avg_sqs, steps, lr=group["lr"], betas=group["betas"],
+                                eps=group["eps"], weight_decay=group["weight_decay"], mask_floor=group["mask_floor"])
         return loss
 
 

@@ -227,8 +227,9 @@ def train_lm(
     tokenizer=None,
     callbacks: Sequence[pl.Callback] = (),
     resume: bool = True,
-) -> dict:
-    """Train (or resume) the run ``exp_dir/<name>``; returns the ``final.json`` record.
+) -> dict | None:
+    """Train (or resume) the run ``exp_dir/<name>``; returns the ``final.json`` record (None when
+    training stopped before the token budget was spent).
 
     ``datamodule`` defaults to :class:`audiolm.tokens.datamodule.LMDataModule` over ``cfg.data``;
     tests and notebooks may pass their own (it should implement ``state_dict``/``load_state_dict``
@@ -268,6 +269,11 @@ def train_lm(
     if trainer.global_step > 0 and getattr(ckpt_cb, "_last_global_step_saved", -1) != trainer.global_step:
         trainer.save_checkpoint(str(last))  # the budget ended between two periodic checkpoints
 
+    if trainer.global_step < plan.max_steps:  # stopped early (a callback, an interrupt): no final.json
+        pl.utilities.rank_zero_info(
+            f"[audiolm] stopped at step {trainer.global_step} of {plan.max_steps}; rerun the same command to resume"
+        )
+        return None
     metrics = module.last_val_metrics
     if not metrics or module._last_val_step != trainer.global_step:
         metrics = _final_validation(trainer, module, datamodule)

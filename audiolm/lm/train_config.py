@@ -133,6 +133,15 @@ def validate_train_config(cfg: LMTrainConfig, *, require_data: bool = False) -> 
     return cfg
 
 
+def config_name(path: str | Path) -> str:
+    """``conf/lm/soda_1.7b.yaml`` / ``soda_1.7b`` -> ``soda_1.7b`` (only a .yaml/.yml suffix is dropped)."""
+    name = Path(str(path)).name
+    for suffix in (".yaml", ".yml"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
 def load_train_config(path: str | Path | None, overrides: Sequence[str] = (), *, require_data: bool = False) -> LMTrainConfig:
     """``conf/lm/<path>`` (or a file path) + ``key=value`` overrides -> checked :class:`LMTrainConfig`.
 
@@ -140,7 +149,7 @@ def load_train_config(path: str | Path | None, overrides: Sequence[str] = (), *,
     """
     cfg = load_config(LMTrainConfig, path, overrides, group="lm")
     if not cfg.name and path is not None:
-        cfg.name = Path(str(path)).stem
+        cfg.name = config_name(path)
     return validate_train_config(cfg, require_data=require_data)
 
 
