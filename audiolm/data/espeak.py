@@ -168,6 +168,7 @@ class _Engine:
         if rate <= 0:
             raise EspeakError(f"espeak_Initialize failed (data path {data_path})")
         lib.espeak_SetSynthCallback(self._callback)
+        _seed_random(lib)
         self.lib = lib
         self.native_rate = rate
         self._voice: Voice | None = None
@@ -255,6 +256,18 @@ class _Engine:
         pcm = np.frombuffer(b"".join(self._chunks), dtype=np.int16)
         events, self._chunks, self._events = self._events, [], []
         return pcm, events
+
+
+def _seed_random(lib) -> None:
+    """espeak draws noise (breath, fricatives) from libc ``rand()`` (and, in recent versions, its own
+    generator): seed both so a fresh state gives the same samples in any process."""
+    try:
+        ctypes.CDLL(None).srand(ctypes.c_uint(12345))
+    except (OSError, AttributeError):  # pragma: no cover - non-glibc platforms
+        pass
+    if hasattr(lib, "espeak_ng_SetRandSeed"):
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed(12345)
 
 
 _ENGINE: _Engine | None = None

@@ -7,9 +7,15 @@ manifests ``cuts_{train,dev,test}.jsonl.gz`` with word/phone alignments on the s
 
 from __future__ import annotations
 
+import json
 import random
+from dataclasses import dataclass
+from pathlib import Path
 
-from audiolm.data.espeak import Voice
+import numpy as np
+
+from audiolm.data.espeak import OUTPUT_SAMPLE_RATE, Voice
+from audiolm.data.sentences import SentenceGenerator
 
 # English voices of espeak-ng (language, short accent tag)
 ACCENTS: list[str] = ["en-us", "en", "en-gb-x-rp", "en-us-nyc", "en-gb-scotland", "en-029", "en-gb-x-gbclan"]
@@ -70,3 +76,178 @@ def make_speakers(k: int, seed: int = 0) -> list[Voice]:
         seen.add(key)
         voices.append(Voice(name=accent, variant=variant, pitch=pitch, rate=rate, range=rng_, gender=gender))
     return voices
+
+
+# ---------------------------------------------------------------------------------------------
+# The corpus
+
+
+@dataclass(frozen=True)
+class DocPlan:
+    doc_id: str
+    split: str
+    speaker: int  # index into the speaker list
+    sentences: tuple[str, ...]
+
+
+def default_test_speakers(n_speakers: int) -> int:
+    """Speakers held out of train and dev (heard only in test): one per gender when K >= 4."""
+    if n_speakers >= 4:
+        return 2
+    return 1 if n_speakers >= 2 else 0
+
+
+def plan_corpus(n_utterances: int, n_speakers: int, seed: int = 0, n_test_speakers: int | None = None,
+                dev_fraction: float = 0.05, test_fraction: float = 0.1,
+                min_sentences: int = 3, max_sentences: int = 8) -> list[DocPlan]:
+    """Documents, their speakers and splits; deterministic in the arguments.
+
+    Splits have disjoint documents. The last ``n_test_speakers`` speakers are *unseen*: they
+    read only test documents (each at least one); the other test documents, and all of dev and
+    train, are read by the seen speakers, balanced round-robin.
+    """
+    if n_utterances < 1 or n_speakers < 1:
+        raise ValueError("need at least one utterance and one speaker")
+    if n_test_speakers is None:
+        n_test_speakers = default_test_speakers(n_speakers)
+    if not 0 <= n_test_speakers < n_speakers:
+        raise ValueError(f"--test-speakers must be in [0, {n_speakers - 1}] (train needs a speaker)")
+    gen = SentenceGenerator(seed)
+    seen: set[str] = set()
+    sizes: list[int] = []
+    remaining = n_utterances
+    while remaining > 0:
+        k = min(gen.rng.randint(min_sentences, max_sentences), remaining)
+        sizes.append(k)
+        remaining -= k
+    docs = [tuple(gen.document(k, seen)) for k in sizes]
+    n_docs = len(docs)
+    rng = random.Random(f"plan-{seed}")
+    order = list(range(n_docs))
+    rng.shuffle(order)
+    if n_docs >= 3:
+        n_test = max(1, round(test_fraction * n_docs), n_test_speakers)
+        n_test = min(n_test, n_docs - 2)
+        n_dev = min(max(1, round(dev_fraction * n_docs)), n_docs - n_test - 1)
+    else:
+        n_test, n_dev = 0, 0
+    split_of = {}
+    for rank, d in enumerate(order):
+        split_of[d] = "test" if rank < n_test else ("dev" if rank < n_test + n_dev else "train")
+    seen_spk = list(range(n_speakers - n_test_speakers))
+    unseen_spk = list(range(n_speakers - n_test_speakers, n_speakers))
+    n_unseen_docs = min(max(len(unseen_spk), n_test // 2), n_test) if unseen_spk else 0
+    speaker_of: dict[int, int] = {}
+    test_docs = [d for d in order if split_of[d] == "test"]
+    for i, d in enumerate(test_docs[:n_unseen_docs]):
+        speaker_of[d] = unseen_spk[i % len(unseen_spk)]
+    rest = [d for d in order if d not in speaker_of]
+    spk_order = seen_spk[:]
+    rng.shuffle(spk_order)
+    for i, d in enumerate(rest):
+        speaker_of[d] = spk_order[i % len(spk_order)]
+    return [DocPlan(f"synth-{d:06d}", split_of[d], speaker_of[d], docs[d]) for d in range(n_docs)]
+
+
+def speaker_id(index: int) -> str:
+    return f"synth-spk{index:03d}"
+
+
+def _synth_document(task: tuple[DocPlan, Voice, str]) -> tuple[str, list, list]:
+    """Worker: synthesize one document into FLAC files. Returns (doc_id, utterances, failures)."""
+    import soundfile as sf
+
+    from audiolm.data.espeak import Espeak
+
+    plan, voice, audio_dir = task
+    tts = Espeak(deterministic=False)
+    tts.reset()  # one fresh synthesizer state per document: same document -> same samples
+    out_dir = Path(audio_dir) / plan.doc_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    utts, failures = [], []
+    for pos, text in enumerate(plan.sentences):
+        utt_id = f"{plan.doc_id}-{pos:03d}"
+        try:
+            res = tts.synthesize(text, voice)
+            if not res.words or len(res.audio) == 0 or float(np.abs(res.audio).max()) < 1e-4:
+                raise ValueError("silent synthesis")
+            path = out_dir / f"{utt_id}.flac"
+            sf.write(str(path), res.audio, OUTPUT_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+            utts.append((utt_id, pos, text, str(path.resolve()), len(res.audio), res.words, res.phones))
+        except Exception as e:  # one bad sentence never stops the corpus
+            failures.append((utt_id, f"{type(e).__name__}: {e}"))
+    return plan.doc_id, utts, failures
+
+
+def build_synth_corpus(out: str | Path, n_utterances: int = 2000, n_speakers: int = 8, seed: int = 0,
+                       n_test_speakers: int | None = None, jobs: int = 1, dev_fraction: float = 0.05,
+                       test_fraction: float = 0.1, progress: bool = True) -> dict:
+    """Synthesize the corpus into ``out``; returns the stats written to ``out/stats.json``."""
+    import multiprocessing as mp
+    import time
+
+    from tqdm import tqdm
+
+    from audiolm.data.manifest import make_cut, make_recording, split_stats, write_cuts
+    from audiolm.skips import SkipReport
+
+    t0 = time.time()
+    out = Path(out)
+    audio_dir = out / "audio"
+    audio_dir.mkdir(parents=True, exist_ok=True)
+    plans = plan_corpus(n_utterances, n_speakers, seed, n_test_speakers, dev_fraction, test_fraction)
+    voices = make_speakers(n_speakers, seed)
+    report = SkipReport("prepare synth")
+    tasks = [(p, voices[p.speaker], str(audio_dir)) for p in plans]
+    by_doc: dict[str, tuple[list, list]] = {}
+    bar = tqdm(total=sum(len(p.sentences) for p in plans), unit="utt", desc="synth", disable=not progress)
+    if jobs > 1:
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        with ctx.Pool(jobs) as pool:
+            for doc_id, utts, fails in pool.imap_unordered(_synth_document, tasks, chunksize=1):
+                by_doc[doc_id] = (utts, fails)
+                bar.update(len(utts) + len(fails))
+    else:
+        for task in tasks:
+            doc_id, utts, fails = _synth_document(task)
+            by_doc[doc_id] = (utts, fails)
+            bar.update(len(utts) + len(fails))
+    bar.close()
+
+    splits: dict[str, list] = {"train": [], "dev": [], "test": []}
+    audio_seconds = 0.0
+    for p in plans:  # plan order: independent of worker timing
+        utts, fails = by_doc[p.doc_id]
+        for utt_id, err in fails:
+            report.skip("synthesis_failed", f"{utt_id} ({err})")
+        v = voices[p.speaker]
+        for utt_id, pos, text, path, n, words, phones in utts:
+            rec = make_recording(utt_id, path, OUTPUT_SAMPLE_RATE, n)
+            cut = make_cut(utt_id, rec, text=text, speaker=speaker_id(p.speaker), document=p.doc_id, position=pos,
+                           language="en", gender=v.gender, alignment={"word": words, "phone": phones})
+            splits[p.split].append(cut)
+            audio_seconds += rec.duration
+    for split, cuts in splits.items():
+        write_cuts(out, split, cuts)
+    train_spk = {c.supervisions[0].speaker for c in splits["train"]}
+    test_spk = {c.supervisions[0].speaker for c in splits["test"]}
+    elapsed = time.time() - t0
+    stats = {
+        "corpus": "synth",
+        "seed": seed,
+        "sample_rate": OUTPUT_SAMPLE_RATE,
+        "splits": {k: split_stats(v) for k, v in splits.items()},
+        "speakers": {speaker_id(i): {**v.to_dict(), "splits": sorted({p.split for p in plans if p.speaker == i})}
+                     for i, v in enumerate(voices)},
+        "unseen_test_speakers": sorted(test_spk - train_spk),
+        "word_types": len({w.lower().strip(".,?!") for cuts in splits.values() for c in cuts
+                           for w in c.supervisions[0].text.split()}),
+        "audio_hours": round(audio_seconds / 3600, 4),
+        "wall_seconds": round(elapsed, 2),
+        "jobs": jobs,
+        "skipped": report.to_dict(),
+    }
+    (out / "stats.json").write_text(json.dumps(stats, indent=2))
+    report.write(out / "skipped.json")
+    print(report.summary())
+    return stats
