@@ -84,20 +84,29 @@ class OracleModel(nn.Module):
     def __init__(self, vocab_size: int, good: list) -> None:
         super().__init__()
         self.vocab_size = vocab_size
-        self.good = [tuple(int(t) for t in g) for g in good]
+        self.trie: dict = {}  # token -> (children, set of next tokens)
+        for g in good:
+            node = self.trie
+            g = [int(t) for t in g]
+            for t, nxt in zip(g, g[1:] + [None]):
+                child = node.setdefault(t, ({}, set()))
+                if nxt is not None:
+                    child[1].add(nxt)
+                node = child[0]
         self.dummy = nn.Parameter(torch.zeros(1), requires_grad=False)
 
     def forward(self, input_ids, position_ids=None, document_ids=None):
         B, L = input_ids.shape
         out = torch.zeros(B, L, self.vocab_size)
-        rows = input_ids.tolist()
-        for b, row in enumerate(rows):
-            for g in self.good:
-                n = 0
-                while n < min(L, len(g)) and row[n] == g[n]:
-                    n += 1
-                for t in range(min(n, len(g) - 1)):  # prefix row[:t+1] == g[:t+1]: predict g[t+1]
-                    out[b, t, g[t + 1]] = 20.0
+        for b, row in enumerate(input_ids.tolist()):
+            node = self.trie
+            for t, tok in enumerate(row):
+                if tok not in node:
+                    break
+                children, nxt = node[tok]
+                for n in nxt:  # prefix row[:t+1] is a prefix of a good sequence: predict its next token
+                    out[b, t, n] = 20.0
+                node = children
         return out
 
 
