@@ -40,3 +40,93 @@ def run_prepare_synth(args: argparse.Namespace) -> int:
           + f"; {len(stats['speakers'])} speakers ({len(stats['unseen_test_speakers'])} unseen in train)"
           + f"; {stats['wall_seconds']:.1f} s")
     return 0
+
+
+# -- real corpora --------------------------------------------------------------------------------
+def _corpus_args(p: argparse.ArgumentParser, what: str, hashed_splits: bool) -> None:
+    p.add_argument("corpus_dir", help=what)
+    p.add_argument("out", help="output folder for cuts_{split}.jsonl.gz, stats.json, skipped.json")
+    p.add_argument("--max-duration", type=float, default=60.0, help="skip utterances longer than this (s, default 60)")
+    if hashed_splits:
+        p.add_argument("--dev-fraction", type=float, default=0.01, help="share of documents in dev (hash of the id)")
+        p.add_argument("--test-fraction", type=float, default=0.01, help="share of documents in test (hash of the id)")
+        p.add_argument("--languages", default="", help="comma-separated language folders to keep (default: all)")
+    else:
+        p.add_argument("--jobs", type=int, default=1, help="threads for lhotse's recipe")
+
+
+def _run_corpus(fn, args: argparse.Namespace, **kw) -> int:
+    from audiolm.data.corpora import LayoutError
+
+    try:
+        stats = fn(args.corpus_dir, args.out, max_duration=args.max_duration, **kw)
+    except LayoutError as e:
+        return _fail(str(e))
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {v['utterances']} utts / {v['hours']:.2f} h" for k, v in stats["splits"].items()))
+    return 0
+
+
+def configure_prepare_librispeech(p: argparse.ArgumentParser) -> None:
+    _corpus_args(p, "LibriSpeech folder (holding dev-clean/, train-clean-100/, ... or LibriSpeech/ itself)", False)
+
+
+def run_prepare_librispeech(args: argparse.Namespace) -> int:
+    from audiolm.data.corpora import prepare_librispeech
+
+    return _run_corpus(prepare_librispeech, args, jobs=args.jobs)
+
+
+def configure_prepare_libritts(p: argparse.ArgumentParser) -> None:
+    _corpus_args(p, "LibriTTS folder (holding dev-clean/, train-clean-100/, ... or LibriTTS/ itself)", False)
+
+
+def run_prepare_libritts(args: argparse.Namespace) -> int:
+    from audiolm.data.corpora import prepare_libritts
+
+    return _run_corpus(prepare_libritts, args, jobs=args.jobs)
+
+
+def _langs(args) -> list[str] | None:
+    return [x.strip() for x in args.languages.split(",") if x.strip()] or None
+
+
+def configure_prepare_emilia(p: argparse.ArgumentParser) -> None:
+    _corpus_args(p, "Emilia folder: LANG/*.jsonl + mp3 (lhotse layout) or LANG/LANG-B000000.tar (WebDataset release)", True)
+
+
+def run_prepare_emilia(args: argparse.Namespace) -> int:
+    from audiolm.data.corpora import prepare_emilia
+
+    return _run_corpus(prepare_emilia, args, dev_fraction=args.dev_fraction, test_fraction=args.test_fraction,
+                       languages=_langs(args))
+
+
+def configure_prepare_yodas(p: argparse.ArgumentParser) -> None:
+    _corpus_args(p, "YODAS2 folder holding data/<lang>000/audio/NNNNNNNN.tar.gz and data/<lang>000/text/NNNNNNNN.json", True)
+
+
+def run_prepare_yodas(args: argparse.Namespace) -> int:
+    from audiolm.data.corpora import prepare_yodas
+
+    return _run_corpus(prepare_yodas, args, dev_fraction=args.dev_fraction, test_fraction=args.test_fraction,
+                       languages=_langs(args))
+
+
+# -- text ----------------------------------------------------------------------------------------
+def configure_prepare_text(p: argparse.ArgumentParser) -> None:
+    p.add_argument("src", help="a .txt/.jsonl/.jsonl.gz/.jsonl.zst file or a folder of them")
+    p.add_argument("out", help="output folder for text_{train,dev}.jsonl.gz")
+    p.add_argument("--dev-fraction", type=float, default=0.01, help="share of documents in dev (hash of the id)")
+    p.add_argument("--field", default="text", help="JSONL field holding the text (default: text)")
+
+
+def run_prepare_text(args: argparse.Namespace) -> int:
+    from audiolm.data.corpora import LayoutError
+    from audiolm.data.text import prepare_text
+
+    try:
+        stats = prepare_text(args.src, args.out, dev_fraction=args.dev_fraction, field=args.field)
+    except LayoutError as e:
+        return _fail(str(e))
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {v['documents']} docs" for k, v in stats["splits"].items()))
+    return 0
