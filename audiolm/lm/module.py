@@ -243,7 +243,7 @@ class LMModule(pl.LightningModule):
         self.last_val_metrics = metrics
         self._last_val_step = self.trainer.global_step
         if metrics and not self.trainer.sanity_checking:
-            self.log_dict({f"val/{k}": v for k, v in metrics.items()}, rank_zero_only=True)
+            self.log_dict({f"val/{k}": v for k, v in metrics.items()}, sync_dist=True)  # already equal on all ranks
 
     # ---- checkpoints ---------------------------------------------------------------------
     def checkpoint_meta(self) -> dict:
