@@ -233,3 +233,25 @@ def test_xformers_matches_sdpa_on_packed_batch():
     with torch.no_grad():
         for kw in ({}, {"document_ids": doc, "position_ids": pos}):
             torch.testing.assert_close(m(x, **kw), ref(x, **kw), atol=2e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize("z_loss", [0.0, 1e-4])
+def test_fused_loss_equals_cross_entropy_of_logits(z_loss):
+    torch.manual_seed(6)
+    m = randomize_norms(AudioLM(tiny_cfg()))
+    x = torch.randint(0, 101, (2, 16))
+    y = torch.randint(0, 101, (2, 16))
+    y[0, :4] = -100
+    logits = m(x)
+    lse = logits.logsumexp(-1)
+    keep = y != -100
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), y, reduction="none")
+    ref = (nll.sum() + z_loss * (lse.square() * keep).sum()) / keep.sum()
+    ref_grads = torch.autograd.grad(ref, list(m.parameters()))
+    out = m(x, labels=y, z_loss=z_loss)
+    grads = torch.autograd.grad(out.loss, list(m.parameters()))
+    torch.testing.assert_close(out.loss, ref)
+    torch.testing.assert_close(out.nll, nll.detach())
+    torch.testing.assert_close(out.lse[keep], lse.detach()[keep])
+    for a, b in zip(grads, ref_grads):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)

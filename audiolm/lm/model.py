@@ -7,12 +7,15 @@ projections are fused into one matmul each (:mod:`audiolm.lm.hf` splits them for
 ``transformers``). Input and output embeddings are untied unless ``tie_embeddings``.
 
 ``forward(input_ids, position_ids=None, document_ids=None) -> logits [B, L, V]``; attention is
-causal within each document of a packed row (``document_ids``, -1 = padding).
+causal within each document of a packed row (``document_ids``, -1 = padding). With ``labels``,
+``forward`` returns an :class:`LMLoss` computed by the fused head + cross-entropy of
+:mod:`audiolm.lm.fused_ce` instead (the ``[B, L, V]`` logits are never materialised).
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -21,7 +24,17 @@ from torch.utils.checkpoint import checkpoint
 
 from audiolm.lm.attention import AttentionPlan, attend, resolve_backend
 from audiolm.lm.config import ModelConfig
+from audiolm.lm.fused_ce import linear_cross_entropy
 from audiolm.lm.rope import RotaryEmbedding, apply_rope, rope_inv_freq
+
+
+class LMLoss(NamedTuple):
+    """``loss``: mean NLL over labelled tokens + z_loss·mean(lse²) (differentiable);
+    ``nll``/``lse``: detached per-token NLL (0 where ignored) and log-sum-exp, ``[B, L]``."""
+
+    loss: torch.Tensor
+    nll: torch.Tensor
+    lse: torch.Tensor
 
 
 class RMSNorm(nn.Module):
@@ -224,8 +237,13 @@ class AudioLM(nn.Module):
         position_ids: torch.Tensor | None = None,
         document_ids: torch.Tensor | None = None,
         *,
+        labels: torch.Tensor | None = None,
+        z_loss: float = 0.0,
         cache: KVCache | None = None,
         valid: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Logits ``[B, L, vocab_size]``."""
-        return self.lm_head(self.hidden_states(input_ids, position_ids, document_ids, cache=cache, valid=valid))
+    ) -> torch.Tensor | LMLoss:
+        """Logits ``[B, L, vocab_size]``; with ``labels`` (-100 = ignore) an :class:`LMLoss`."""
+        h = self.hidden_states(input_ids, position_ids, document_ids, cache=cache, valid=valid)
+        if labels is None:
+            return self.lm_head(h)
+        return LMLoss(*linear_cross_entropy(h, self.lm_head.weight, labels, z_loss=z_loss))
