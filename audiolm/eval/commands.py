@@ -73,7 +73,9 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codec", default=None, help="codec spec overriding the checkpoint's (needed when it has none)")
     p.add_argument("--cache-dir", default=None, help="where codec encodings are cached (default DIR/.codes)")
     p.add_argument("--save-audio", default=None, help="folder for generated audio samples (TTS, continuation)")
-    p.add_argument("overrides", nargs="*", help="eval config overrides key=value (e.g. aggregation=sum codebooks=[0])")
+    p.add_argument("overrides", nargs="*", help="eval config overrides key=value right after CHECKPOINT (e.g. aggregation=sum)")
+    p.add_argument("--set", dest="set_overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="eval config overrides anywhere on the line (e.g. --set aggregation=sum codebooks=[0])")
 
 
 def _split_data(values: list[str]) -> tuple[str | None, dict]:
@@ -99,7 +101,7 @@ def run_eval(args) -> int:
 
     try:
         names = expand_tasks(args.tasks)
-        opts = load_config(EvalOptions, args.config, list(args.overrides), group="eval")
+        opts = load_config(EvalOptions, args.config, list(args.overrides) + list(args.set_overrides), group="eval")
     except (UnknownTaskError, ConfigError, ValueError) as e:
         print(f"audiolm eval: {e}", file=sys.stderr)
         return 2

@@ -228,7 +228,7 @@ def load_parquet(task: str, files: list[Path]) -> BenchmarkSet:
 def _hellaswag_clean(text: str) -> str:
     text = text.strip().replace(" [title]", ". ")
     text = re.sub(r"\[.*?\]", "", text)
-    return text.replace("  ", " ")
+    return text.replace("  ", " ").strip()
 
 
 def load_hellaswag_jsonl(task: str, path: str | Path) -> BenchmarkSet:
