@@ -151,6 +151,17 @@ def test_shar_round_trip_and_validation(tmp_path):
     assert len(dm.val_dataloader()) == len(vb)
 
 
+def test_cli_show(tmp_path, capsys):
+    from audiolm.cli import main as cli
+
+    shards = write_token_shards(tmp_path / "s", DOCS[:3], drop_codes=["doc00001-0000"])
+    tok_path = TOK.save(tmp_path / "tok.json")
+    assert cli(["tokens", "show", str(shards), "-n", "2", "--tokenizer", str(tok_path), "--layout", "delay"]) == 0
+    out = capsys.readouterr().out
+    assert "== document doc00000" in out and "== document doc00001" in out and "doc00002" not in out
+    assert "<|text_start|>doc0 utt0" in out and "(no codes)" in out and "text_first:" in out
+
+
 def test_bad_input_is_skipped_and_counted(tmp_path):
     with pytest.raises(FileNotFoundError, match="token shard directory .* not found"):
         LMDataModule(cfg(train_shards=[str(tmp_path / "nope")]), TOK).setup("fit")
@@ -184,3 +195,33 @@ def test_data_presets_load():
     for p in presets:
         d = load_config(Wrap, p).data
         assert d.seq_len > 0 and d.formats
+
+
+def _ddp_rank(rank, tmp):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp}/rendezvous", rank=rank, world_size=2)
+    try:
+        dm = LMDataModule.from_documents(TOK, DOCS, TEXTS, val=DOCS[:7], config=cfg(), rank=rank, world_size=2)
+        take(dm, 3 + rank)  # ranks may differ in what they consumed; each keeps its own state
+        sd = dm.state_dict()  # gathered from both ranks
+        n_val = len(dm.val_batches())  # equalised across ranks
+        torch.save({"sd": sd, "n_val": n_val, "own_val": sum(int((b["document_ids"] >= 0).any()) for b in dm.val_batches())},
+                   f"{tmp}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def test_ddp_state_is_gathered_from_all_ranks_and_resumes_each(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.start_processes(_ddp_rank, args=(str(tmp_path),), nprocs=2, start_method="fork")
+    out = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1)]
+    sd = out[0]["sd"]
+    assert sd == out[1]["sd"] and sorted(sd["ranks"]) == ["0", "1"] and sd["world_size"] == 2
+    assert out[0]["n_val"] == out[1]["n_val"] and out[0]["own_val"] >= 1 and out[1]["own_val"] >= 1
+    for rank in (0, 1):
+        ref = take(LMDataModule.from_documents(TOK, DOCS, TEXTS, config=cfg(), rank=rank, world_size=2), 8)
+        dm = LMDataModule.from_documents(TOK, DOCS, TEXTS, config=cfg(), rank=rank, world_size=2)
+        dm.load_state_dict(sd)
+        assert same(take(dm, 5 - rank), ref[3 + rank:])

@@ -92,7 +92,7 @@ def _join(pieces: Sequence[_Piece]) -> _Piece:
 
 def _audio_piece(layout: Layout, codes, cache: dict, key) -> _Piece:
     if key not in cache:
-        ids = layout.encode(codes)
+        ids = layout.encode(codes, check=False)  # checked by _valid_codes
         cb = layout.vocab.codebook_of(ids)
         mod = np.where(cb == 0, SEMANTIC, ACOUSTIC).astype(np.int8)
         cache[key] = _Piece(ids, mod, layout.audio_mask(np.asarray(codes).shape[1]))
@@ -122,6 +122,7 @@ def build_documents(
     skips: SkipReport | None = None,
     source: str = "",
     text_ids: Sequence[Sequence[int]] | None = None,
+    _audio_cache: dict | None = None,
 ) -> list[TokenDocument]:
     """Token documents of one recording's utterances ``[(codes (n_q, T), text), ...]`` in ``fmt``.
 
@@ -134,7 +135,7 @@ def build_documents(
         tids = text_ids
         if tids is None:
             tids = tokenizer.encode_text_batch([u[1] or "" for u in utterances])
-        kw = dict(skips=skips, source=source, text_ids=tids)
+        kw = dict(skips=skips, source=source, text_ids=tids, _audio_cache={} if _audio_cache is None else _audio_cache)
         out = build_documents(utterances, "text_first", layout, tokenizer, max_tokens, **kw)
         # count skips once: the second pass sees the same utterances
         kw["skips"] = None
@@ -166,27 +167,28 @@ def build_documents(
         enc = dict(zip(keep, tokenizer.encode_text_batch([utterances[i][1] for i in keep])))
     ts, te = _special([v.text_start]), _special([v.text_end])
     as_, ae = _special([v.audio_start]), _special([v.audio_end])
-    cache: dict = {}
-    pieces: list[_Piece] = []
+    cache: dict = {} if _audio_cache is None else _audio_cache
+    blocks: list[list[_Piece]] = []  # one block of parts per utterance, joined once per document
     for i in keep:
         if fmt == "text_only":
-            pieces.append(_text(enc[i]))
+            blocks.append([_text(enc[i])])
             continue
+        a = [as_, _audio_piece(layout, utterances[i][0], cache, i), ae]
         if fmt == "audio_only":
-            pieces.append(_join([as_, _audio_piece(layout, utterances[i][0], cache, i), ae]))
+            blocks.append(a)
             continue
-        t = _join([ts, _text(enc[i]), te])
-        a = _join([as_, _audio_piece(layout, utterances[i][0], cache, i), ae])
-        pieces.append(_join([t, a] if fmt == "text_first" else [a, t]))
+        t = [ts, _text(enc[i]), te]
+        blocks.append(t + a if fmt == "text_first" else a + t)
     bos, eos = _special([tokenizer.bos_id]), _special([tokenizer.eos_id])
     groups: list[list[_Piece]] = [[]]
     n = 2
-    for p in pieces:
-        if max_tokens and groups[-1] and n + len(p.ids) > max_tokens:
+    for parts in blocks:
+        size = sum(len(p.ids) for p in parts)
+        if max_tokens and groups[-1] and n + size > max_tokens:
             groups.append([])
             n = 2
-        groups[-1].append(p)
-        n += len(p.ids)
+        groups[-1].extend(parts)
+        n += size
     docs = []
     for g in groups:
         j = _join([bos, *g, eos])
@@ -232,6 +234,7 @@ def build_formats(
     if any(f in ("text_first", "audio_first", "both") for f in formats):
         tids = tokenizer.encode_text_batch([u[1] or "" for u in utterances])
     out: list[TokenDocument] = []
+    cache: dict = {}  # each utterance's audio tokens are laid out once for all formats
     for f in formats:
-        out += build_documents(utterances, f, layout, tokenizer, max_tokens, source=source, text_ids=tids)
+        out += build_documents(utterances, f, layout, tokenizer, max_tokens, source=source, text_ids=tids, _audio_cache=cache)
     return out

@@ -72,7 +72,7 @@ class Layout:
     def n_tokens(self, n_frames: int) -> int:
         raise NotImplementedError
 
-    def encode(self, codes) -> np.ndarray:
+    def encode(self, codes, check: bool = True) -> np.ndarray:
         raise NotImplementedError
 
     def decode(self, ids, strict: bool = True) -> np.ndarray:
@@ -83,14 +83,14 @@ class Layout:
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------------
-    def _select(self, codes) -> np.ndarray:
+    def _select(self, codes, check: bool = True) -> np.ndarray:
         arr = np.asarray(codes)
         if arr.ndim != 2:
             raise ValueError(f"codes must have shape (n_codebooks, T), got {arr.shape}")
         if arr.shape[0] <= self.codebooks[-1]:
             raise ValueError(f"codes have {arr.shape[0]} codebooks; layout needs codebook {self.codebooks[-1]}")
         sel = arr[self._cb].astype(np.int64)
-        if sel.size and (sel.min() < 0 or sel.max() >= self.vocab.codebook_size):
+        if check and sel.size and (sel.min() < 0 or sel.max() >= self.vocab.codebook_size):
             raise ValueError(f"codes must lie in [0, {self.vocab.codebook_size}), got [{sel.min()}, {sel.max()}]")
         return sel
 
@@ -131,8 +131,8 @@ class FrameMajorLayout(Layout):
     def n_tokens(self, n_frames: int) -> int:
         return n_frames * self.tokens_per_frame
 
-    def encode(self, codes) -> np.ndarray:
-        sel = self._select(codes)  # (K, T)
+    def encode(self, codes, check: bool = True) -> np.ndarray:
+        sel = self._select(codes, check)  # (K, T)
         return self.vocab.audio_id(self._cb[:, None], sel).T.reshape(-1)
 
     def decode(self, ids, strict: bool = True) -> np.ndarray:
@@ -176,8 +176,8 @@ class DelayLayout(Layout):
         t = np.arange(steps)[:, None] - np.arange(K)[None, :]
         return t, (t >= 0) & (t < n_frames)
 
-    def encode(self, codes) -> np.ndarray:
-        sel = self._select(codes)  # (K, T)
+    def encode(self, codes, check: bool = True) -> np.ndarray:
+        sel = self._select(codes, check)  # (K, T)
         K, T = sel.shape
         if T == 0:
             return np.zeros(0, dtype=np.int64)
