@@ -61,6 +61,7 @@ class Item:
     language: str = "en"
     custom: dict = field(default_factory=dict)
     recording: object | None = None  # a ready lhotse Recording (lhotse recipe path)
+    gender: str | None = None
 
 
 def hash_split(key: str, dev_fraction: float, test_fraction: float) -> str:
@@ -188,7 +189,7 @@ def items_to_cuts(items: Iterable[Item], report: SkipReport, max_duration: float
             report.repair("resampled_to_24k", f"{rec.id} ({rec.sampling_rate} Hz)")
         cut = make_cut(it.utt_id, rec, text=it.text, speaker=it.speaker, document=it.document,
                        position=position[id(it)], language=it.language, start=it.start, duration=it.duration,
-                       custom=it.custom or None, resample_to=SAMPLE_RATE)
+                       gender=it.gender, custom=it.custom or None, resample_to=SAMPLE_RATE)
         out.setdefault(it.split, []).append(cut)
     return out
 
@@ -196,21 +197,23 @@ def items_to_cuts(items: Iterable[Item], report: SkipReport, max_duration: float
 def write_corpus(out: Path, name: str, splits: dict[str, list], report: SkipReport,
                  aggregate: Callable[[str], str] | None = None, extra: dict | None = None) -> dict:
     """Write ``cuts_{split}.jsonl.gz`` (and, with ``aggregate``, ``cuts_{train,dev,test}``),
-    ``stats.json`` and ``skipped.json``; print the skip summary."""
+    ``stats.json`` and ``skipped.json``; print the skip summary. Splits without any utterance get
+    no file (lhotse cannot read an empty manifest), only a zero line in stats.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for split, cuts in splits.items():
         write_cuts(out, split, cuts)
     stats_splits = {k: split_stats(v) for k, v in splits.items()}
     if aggregate:
-        groups: dict[str, list] = {"train": [], "dev": [], "test": []}
+        groups: dict[str, list] = {}
         for split in sorted(splits):
             groups.setdefault(aggregate(split), []).extend(splits[split])
         for g, cuts in groups.items():
-            if g in splits:
-                continue
-            write_cuts(out, g, cuts)
-            stats_splits[g] = split_stats(cuts)
+            if g not in splits:
+                write_cuts(out, g, cuts)
+                stats_splits[g] = split_stats(cuts)
+    # an empty manifest is not written (lhotse cannot read one back): say which splits are absent
+    stats_splits.update({g: split_stats([]) for g in ("train", "dev", "test") if g not in stats_splits})
     stats = {"corpus": name, "splits": stats_splits, "skipped": report.to_dict(), **(extra or {})}
     (out / "stats.json").write_text(json.dumps(stats, indent=2))
     report.write(out / "skipped.json")
@@ -272,19 +275,23 @@ def prepare_librispeech(corpus_dir, out, *, max_duration: float = MAX_DURATION, 
     return write_corpus(Path(out), "librispeech", splits, report, aggregate=librispeech_group)
 
 
-def _lhotse_librispeech(root: Path, part: str, jobs: int) -> list[Item]:
-    from lhotse.recipes import prepare_librispeech as lhotse_prepare
-
-    # lhotse logs a missing audio file as a warning and drops the line: let the item reader count it
-    man = lhotse_prepare(root, dataset_parts=[part], num_jobs=max(1, jobs))[part]
-    recs = man["recordings"]
-    wanted = {line.split(maxsplit=1)[0] for t in (root / part).rglob("*.trans.txt")
+def _check_complete(root: Path, part: str, pattern: str, got: set[str]) -> None:
+    """lhotse logs a transcript line without audio as a warning and drops it: raise instead, so the
+    item-by-item reader runs and counts it."""
+    wanted = {line.split(maxsplit=1)[0] for t in (root / part).rglob(pattern)
               for line in t.read_text().splitlines() if line.strip()}
-    got = {s.id for s in man["supervisions"]}
     missing = sorted(wanted - got)
     if missing:
         raise FileNotFoundError(f"{len(missing)} utterances without audio (e.g. {missing[0]})")
-    return [_libri_item(s.id, s.text, None, part, recording=recs[s.recording_id]) for s in man["supervisions"]]
+
+
+def _lhotse_librispeech(root: Path, part: str, jobs: int) -> list[Item]:
+    from lhotse.recipes import prepare_librispeech as lhotse_prepare
+
+    man = lhotse_prepare(root, dataset_parts=[part], num_jobs=max(1, jobs))[part]
+    recs, sups = man["recordings"], man["supervisions"]
+    _check_complete(root, part, "*.trans.txt", {s.id for s in sups})
+    return [_libri_item(s.id, s.text, None, part, recording=recs[s.recording_id]) for s in sups]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,8 +327,12 @@ def prepare_libritts(corpus_dir, out, *, max_duration: float = MAX_DURATION, job
             from lhotse.recipes import prepare_libritts as lhotse_prepare
 
             man = lhotse_prepare(root, dataset_parts=[part], num_jobs=max(1, jobs))[part]
-            recs = man["recordings"]
-            items += [_libritts_item(s.id, s.text, None, part, recording=recs[s.recording_id]) for s in man["supervisions"]]
+            recs, sups = man["recordings"], man["supervisions"]
+            _check_complete(root, part, "*.trans.tsv", {s.id for s in sups})
+            for s in sups:
+                it = _libritts_item(s.id, s.text, None, part, recording=recs[s.recording_id])
+                it.gender = s.gender
+                items.append(it)
         except Exception as e:
             log.warning("lhotse prepare_libritts failed on %s (%s); reading item by item", part, e)
             report.repair("lhotse_recipe_fallback", f"{part}: {type(e).__name__}")
@@ -526,7 +537,7 @@ def prepare_yodas(corpus_dir, out, *, dev_fraction: float = 0.01, test_fraction:
                     continue
                 items.append(Item(str(utt_id), text, vid, vid, (float(start), str(utt_id)),
                                   hash_split(vid, dev_fraction, test_fraction), audio=audio, recording_id=vid,
-                                  start=float(start), duration=float(end) - float(start), language=lang))
+                                  start=round(float(start), 6), duration=round(float(end) - float(start), 6), language=lang))
     splits = items_to_cuts(items, report, max_duration)
     return write_corpus(out, "yodas", splits, report)
 

@@ -56,7 +56,7 @@ def _open_binary(path: Path):
     if kind == ".jsonl.zst":
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True)
+        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
     return open(path, "rb")
 
 
@@ -77,7 +77,7 @@ def iter_documents(path: Path, report: SkipReport, field: str = "text", name: st
         report.skip("unreadable_file", f"{path} ({e})")
         return
     with fh:
-        reader = io.BufferedReader(fh) if not hasattr(fh, "readline") else fh
+        reader = fh
         if _kind(path) == ".txt":
             para: list[str] = []
             n = 0
