@@ -15,9 +15,8 @@ SODA's grid rules (DESIGN.md), each a field of :class:`PlanConfig` so any of the
   ``[lr.min, lr.max]`` (``width_power: 0`` = one lr for all sizes);
 * batch in tokens ``batch.tokens · (C / batch.ref_budget) ** batch.budget_power``; the
   sequences per optimizer step ``max(batch.min_batch_size, round(tokens / seq_len))`` go to
-  ``data.batch_size``, or, with ``batch.micro_batch_size`` set (multi-GPU / accumulation), to
-  ``trainer.global_batch_size`` (rounded to whole micro batches) with
-  ``data.batch_size = micro_batch_size``;
+  ``trainer.global_batch_size`` (rounded to whole micro batches) and ``data.batch_size`` is
+  ``batch.micro_batch_size`` (per device pass; 0 = the whole batch in one pass);
 * tokens ``D = C / F(model)``, ``F`` = training FLOPs per token under ``convention``
   (:mod:`audiolm.lm.flops`; ``exact`` = 3 × forward FLOPs, SODA's), rounded to whole steps;
 * skip a (budget, width) when ``D / N`` (``N`` in ``skip.param_convention``) falls outside
@@ -26,9 +25,9 @@ SODA's grid rules (DESIGN.md), each a field of :class:`PlanConfig` so any of the
 
 Each kept run becomes ``runs/<name>.yaml`` next to the sweep file: ``_base_`` = the base training
 config, plus ``name``, ``model.{d_model,n_layers,n_heads,n_kv_heads,head_dim,ffn_dim}``,
-``trainer.max_tokens``, ``optim.lr``, ``data.batch_size``, ``data.seq_len`` (and ``exp_dir``,
-``trainer.global_batch_size`` with micro batches, ``model.max_seq_len`` when the base's is shorter
-than ``seq_len``, and any ``overrides``). The sweep file lists the runs with their shapes, parameters, FLOPs per
+``trainer.max_tokens``, ``trainer.global_batch_size``, ``optim.lr``, ``data.batch_size``,
+``data.seq_len`` (and ``exp_dir``, ``model.max_seq_len`` when the base's is shorter than
+``seq_len``, and any ``overrides``). The sweep file lists the runs with their shapes, parameters, FLOPs per
 token and the planned tokens, and the skipped cells with the reason.
 """
 
@@ -345,12 +344,12 @@ def run_config(plan: PlanConfig, run: dict, config_path: Path) -> dict:
     cfg = _deep_merge(cfg, _nested({str(k): v for k, v in (plan.overrides or {}).items()}))
     cfg = _deep_merge(cfg, {
         "model": dict(run["model"]),
-        "trainer": {"max_tokens": int(run["tokens"])},
+        # the global batch is always explicit: a base config's global_batch_size (SODA's 512)
+        # would otherwise change the tokens per step behind the plan's back
+        "trainer": {"max_tokens": int(run["tokens"]), "global_batch_size": int(run["batch_size"])},
         "optim": {"lr": float(run["lr"])},
         "data": {"batch_size": int(run["micro_batch_size"]), "seq_len": int(run["seq_len"])},
     })
-    if run["micro_batch_size"] != run["batch_size"]:
-        cfg["trainer"]["global_batch_size"] = int(run["batch_size"])
     return cfg
 
 
