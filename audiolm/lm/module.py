@@ -52,15 +52,16 @@ class CheckpointMismatchError(ValueError):
 @dataclass
 class LossOutput:
     loss: torch.Tensor  # what is minimised: nll + z_loss * z
-    nll: torch.Tensor  # mean NLL over label tokens (nats)
-    z: torch.Tensor  # mean logsumexp^2 over label tokens
+    nll: torch.Tensor  # mean NLL over label tokens (nats, detached)
+    z: torch.Tensor  # mean logsumexp^2 over label tokens (detached)
     nll_sum: torch.Tensor  # [N_MODALITIES] summed NLL per modality (float32, detached)
     count: torch.Tensor  # [N_MODALITIES] number of label tokens per modality
     n_tokens: torch.Tensor  # label tokens in the batch
 
 
 def lm_loss(logits: torch.Tensor, labels: torch.Tensor, modality: torch.Tensor | None = None, z_loss: float = 0.0) -> LossOutput:
-    """Cross-entropy + z-loss over ``labels != -100``, with per-modality NLL bookkeeping.
+    """Cross-entropy + z-loss over ``labels != -100`` from full logits, with per-modality NLL
+    bookkeeping (training uses the model's fused chunked head instead; same numbers).
 
     ``logits [B, L, V]``, ``labels [B, L]`` (already the next token of each position),
     ``modality [B, L]`` (modality of the label token; positions outside 0..3 are not booked).
@@ -70,21 +71,29 @@ def lm_loss(logits: torch.Tensor, labels: torch.Tensor, modality: torch.Tensor |
     mask = labels != IGNORE_INDEX
     target = logits.gather(-1, labels.clamp_min(0).unsqueeze(-1)).squeeze(-1).float()
     nll_tok = (lse - target) * mask
+    denom = mask.sum().clamp_min(1).to(lse.dtype)
+    loss = (nll_tok.sum() + z_loss * (lse.square() * mask).sum()) / denom
+    return loss_stats(loss, nll_tok.detach(), lse.detach(), labels, modality)
+
+
+def loss_stats(loss: torch.Tensor, nll: torch.Tensor, lse: torch.Tensor, labels: torch.Tensor,
+               modality: torch.Tensor | None) -> LossOutput:
+    """Book per-token ``nll``/``lse`` ``[B, L]`` (detached, 0 where ignored) by modality."""
+    mask = labels != IGNORE_INDEX
     n = mask.sum()
-    denom = n.clamp_min(1).to(lse.dtype)
-    nll = nll_tok.sum() / denom
-    z = (lse.square() * mask).sum() / denom
-    loss = nll + z_loss * z if z_loss else nll
+    denom = n.clamp_min(1).float()
+    nll = nll.float() * mask
     with torch.no_grad():
-        nll_sum = torch.zeros(N_MODALITIES, device=lse.device, dtype=torch.float32)
-        count = torch.zeros(N_MODALITIES, device=lse.device, dtype=torch.float32)
+        z = (lse.float().square() * mask).sum() / denom
+        nll_sum = torch.zeros(N_MODALITIES, device=nll.device, dtype=torch.float32)
+        count = torch.zeros(N_MODALITIES, device=nll.device, dtype=torch.float32)
         if modality is not None:
             m = modality.long()
             booked = mask & (m >= 0) & (m < N_MODALITIES)
             idx = m[booked]
-            nll_sum.index_add_(0, idx, nll_tok.detach()[booked])
+            nll_sum.index_add_(0, idx, nll[booked])
             count.index_add_(0, idx, torch.ones_like(idx, dtype=torch.float32))
-    return LossOutput(loss, nll, z, nll_sum, count, n)
+    return LossOutput(loss, nll.sum() / denom, z, nll_sum, count, n)
 
 
 def batch_audio_seconds(batch: dict, frame_rate: float | None) -> torch.Tensor | None:
@@ -173,8 +182,11 @@ class LMModule(pl.LightningModule):
             object.__setattr__(self, "_compiled", torch.compile(self.model))
 
     def _loss(self, batch: dict) -> LossOutput:
-        logits = self(batch["input_ids"], batch.get("position_ids"), batch.get("document_ids"))
-        return lm_loss(logits, batch["labels"], batch.get("modality"), self.cfg.optim.z_loss)
+        """The model's fused chunked head + cross-entropy + z-loss (no [B, L, V] logits kept)."""
+        fn = self._compiled if self._compiled is not None else self.model
+        out = fn(batch["input_ids"], batch.get("position_ids"), batch.get("document_ids"),
+                 labels=batch["labels"], z_loss=self.cfg.optim.z_loss)
+        return loss_stats(out.loss, out.nll, out.lse, batch["labels"], batch.get("modality"))
 
     # ---- training ------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int):

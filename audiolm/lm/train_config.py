@@ -91,6 +91,8 @@ def validate_train_config(cfg: LMTrainConfig, *, require_data: bool = False) -> 
     _choice("optim.schedule", o.schedule, SCHEDULES)
     _choice("trainer.strategy", t.strategy, STRATEGIES)
     _choice("trainer.nan_policy", t.nan_policy, NAN_POLICIES)
+    if t.strategy == "fsdp" and t.accelerator == "cpu":
+        _bad("trainer.strategy", "fsdp needs GPUs (Lightning's FSDP has no CPU path); use ddp on CPU")
     if o.lr <= 0:
         _bad("optim.lr", f"must be positive, got {o.lr}")
     if len(o.betas) != 2 or not all(0.0 <= b < 1.0 for b in o.betas):
