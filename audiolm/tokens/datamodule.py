@@ -43,6 +43,7 @@ from audiolm.tokens.sources import (
     ShardSpeechSource,
     SpeechReader,
     TextReader,
+    read_codec_info,
 )
 from audiolm.tokens.stream import ItemBuilder, TrainStream, epoch_of, skips_from_dict
 from audiolm.tokens.tokenizer import UnifiedTokenizer
@@ -81,24 +82,39 @@ def _to_torch(batch: dict, tokens_per_frame: int, frame_rate: float) -> dict:
     return out
 
 
+@dataclass
+class StreamProgress:
+    """What the training loop consumed: each role's last stream state and the batch count."""
+
+    consumed: dict = field(default_factory=dict)  # role -> stream state after its last consumed batch
+    n_batches: int = 0
+    start_epoch: int = 0
+
+
 class PackedTrainDataset(IterableDataset):
-    """The training stream of one rank; each dataloader worker plays one reader (role)."""
+    """The training stream of one rank; each dataloader worker plays one reader (role).
+
+    Every new iterator (a new dataloader epoch, or a fresh dataloader) starts right after the last
+    *consumed* batch recorded in ``progress``, so re-iterating never repeats data.
+    """
 
     def __init__(self, speech, text, builder: ItemBuilder, cfg: DataConfig, rank: int, world: int,
-                 resume: dict, role_offset: int, start_epoch: int, frame_rate: float) -> None:
+                 progress: StreamProgress, n_roles: int, frame_rate: float) -> None:
         self.speech, self.text, self.builder, self.cfg = speech, text, builder, cfg
-        self.rank, self.world = rank, world
-        self.resume, self.role_offset, self.start_epoch = resume, role_offset, start_epoch
+        self.rank, self.world, self.progress, self.n_roles = rank, world, progress, n_roles
         self.frame_rate = frame_rate
 
     def __iter__(self):
         info = get_worker_info()
         wid, W = (info.id, info.num_workers) if info is not None else (0, 1)
-        role = (wid + self.role_offset) % W
+        if W != self.n_roles:
+            raise ValueError(f"dataloader has {W} workers but the stream was planned for {self.n_roles}")
+        p = self.progress
+        role = (wid + p.n_batches) % W  # the next batch comes from the role an uninterrupted run would use
         stream = TrainStream(
             self.speech, self.text, self.builder, self.cfg.text_ratio, self.cfg.seq_len, self.cfg.batch_size,
             seed=self.cfg.seed, reader=self.rank * W + role, n_readers=self.world * W,
-            state=self.resume.get(role), start_epoch=self.start_epoch,
+            state=p.consumed.get(role), start_epoch=p.start_epoch,
         )
         K = self.builder.layout.tokens_per_frame
         for batch, state in stream:
@@ -139,9 +155,7 @@ class LMDataModule(L.LightningDataModule):
         self._frame_rate = frame_rate
         self._rank, self._world = rank, world_size
         self._prepared = False
-        self._consumed: dict[int, dict] = {}
-        self._n_batches = 0
-        self._start_epoch = 0
+        self._progress = StreamProgress()
         self._loaded: dict | None = None
         self._val_cache: list | None = None
         self.val_skips = SkipReport("validation data")
@@ -205,8 +219,6 @@ class LMDataModule(L.LightningDataModule):
         self.text_val = g["text_val"] or (FileTextSource(cfg.text_val) if cfg.text_val else None)
         dirs = list(cfg.train_shards) + list(cfg.val_shards)
         if dirs:
-            from audiolm.tokens.sources import read_codec_info
-
             self.codec_info = read_codec_info(dirs)
             if self.codec_info is not None:
                 self._check_codec(self.codec_info)
@@ -242,31 +254,29 @@ class LMDataModule(L.LightningDataModule):
             and sd.get("seed") == self.config.seed
             and str(rank) in sd.get("ranks", {})
         )
+        p = self._progress
         if same:
             local = sd["ranks"][str(rank)]
-            self._consumed = {int(k): v for k, v in local["roles"].items()}
-            self._n_batches = int(local["n_batches"])
-            self._start_epoch = int(sd.get("start_epoch", 0))
+            p.consumed = {int(k): v for k, v in local["roles"].items()}
+            p.n_batches = int(local["n_batches"])
+            p.start_epoch = int(sd.get("start_epoch", 0))
             return
         epochs = [epoch_of(st) for r in sd.get("ranks", {}).values() for st in r.get("roles", {}).values()]
-        self._start_epoch = max(epochs or [0]) + 1
-        self._consumed, self._n_batches = {}, 0
+        p.start_epoch = max(epochs or [0]) + 1
+        p.consumed, p.n_batches = {}, 0
         log.warning(
             "data state from a run with world_size=%s num_workers=%s seed=%s (now %s/%s/%s): "
             "cannot continue the same stream; starting fresh streams at epoch %d",
             sd.get("world_size"), sd.get("num_workers"), sd.get("seed"), world, self.n_roles, self.config.seed,
-            self._start_epoch,
+            p.start_epoch,
         )
 
     def train_dataloader(self) -> DataLoader:
         self._prepare()
         self._apply_loaded_state()
         rank, world = self._dist()
-        ds = PackedTrainDataset(
-            self.speech_train, self.text_train, self.builder, self.config, rank, world,
-            resume=dict(self._consumed), role_offset=self._n_batches % self.n_roles,
-            start_epoch=self._start_epoch, frame_rate=self.frame_rate,
-        )
+        ds = PackedTrainDataset(self.speech_train, self.text_train, self.builder, self.config, rank, world,
+                                self._progress, self.n_roles, self.frame_rate)
         nw = self.config.num_workers
         return DataLoader(ds, batch_size=None, num_workers=nw, pin_memory=torch.cuda.is_available(),
                           prefetch_factor=4 if nw else None)
@@ -275,13 +285,15 @@ class LMDataModule(L.LightningDataModule):
         """Record the stream state of each consumed training batch (and drop it from the batch)."""
         if isinstance(batch, dict) and "_state" in batch:
             st = batch.pop("_state")
-            self._consumed[int(st["role"])] = st["state"]
-            self._n_batches += 1
+            self._progress.consumed[int(st["role"])] = st["state"]
+            self._progress.n_batches += 1
         return batch
 
     def state_dict(self) -> dict:
+        self._apply_loaded_state()
         rank, world = self._dist()
-        local = {"n_batches": self._n_batches, "roles": {str(k): v for k, v in self._consumed.items()}}
+        p = self._progress
+        local = {"n_batches": p.n_batches, "roles": {str(k): v for k, v in p.consumed.items()}}
         ranks = {str(rank): local}
         if world > 1 and torch.distributed.is_available() and torch.distributed.is_initialized():
             gathered: list = [None] * world
@@ -289,7 +301,7 @@ class LMDataModule(L.LightningDataModule):
             ranks = {str(r): loc for r, loc in gathered}
         return {
             "version": STATE_VERSION, "seed": self.config.seed, "world_size": world,
-            "num_workers": self.n_roles, "start_epoch": self._start_epoch, "ranks": ranks,
+            "num_workers": self.n_roles, "start_epoch": p.start_epoch, "ranks": ranks,
         }
 
     def load_state_dict(self, state_dict: dict) -> None:
@@ -299,7 +311,7 @@ class LMDataModule(L.LightningDataModule):
     def skip_report(self) -> SkipReport:
         """Bad-input counts of the consumed training batches (this rank) plus validation."""
         rep = SkipReport("data")
-        for st in self._consumed.values():
+        for st in self._progress.consumed.values():
             part = skips_from_dict("", st.get("skips"))
             rep.skipped.update(part.skipped)
             rep.repaired.update(part.repaired)
@@ -309,8 +321,9 @@ class LMDataModule(L.LightningDataModule):
 
     def achieved_text_share(self) -> float:
         """Text-only share of the tokens taken so far by this rank's readers."""
-        sp = sum(st["mix"][0] for st in self._consumed.values())
-        tx = sum(st["mix"][1] for st in self._consumed.values())
+        states = self._progress.consumed.values()
+        sp = sum(st["mix"][0] for st in states)
+        tx = sum(st["mix"][1] for st in states)
         return tx / (sp + tx) if sp + tx else 0.0
 
     # -- validation -----------------------------------------------------------------------------
