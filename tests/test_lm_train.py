@@ -296,3 +296,31 @@ def test_activation_checkpointing_changes_no_numbers(tmp_path):
         runs.append(rec)
     assert runs[0].losses == pytest.approx(runs[1].losses, rel=1e-6)
     assert runs[0].weights == pytest.approx(runs[1].weights, rel=1e-6)
+
+
+def test_warm_start_from_local_hf_qwen3(tmp_path):
+    transformers = pytest.importorskip("transformers")
+    torch.manual_seed(0)
+    hf = transformers.Qwen3ForCausalLM(transformers.Qwen3Config(
+        vocab_size=40, hidden_size=48, intermediate_size=96, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=12, max_position_embeddings=64, tie_word_embeddings=False))
+    hf.save_pretrained(tmp_path / "qwen3")
+
+    class Capture(pl.Callback):
+        def on_train_start(self, trainer, pl_module):
+            self.embed = pl_module.model.embed.weight.detach().clone()
+
+    cfg = toy_config(tmp_path, steps=2)
+    cfg.init_from = str(tmp_path / "qwen3")
+    cap = Capture()
+    summary = train_lm(cfg, datamodule=ToyLMData(), callbacks=[cap])
+    ref = hf.model.embed_tokens.weight.detach()
+    assert cap.embed.shape == (VOCAB, 48)  # the checkpoint's width, the run's (larger) vocabulary
+    torch.testing.assert_close(cap.embed[:40], ref)
+    torch.testing.assert_close(cap.embed[40:], ref.mean(0).expand(VOCAB - 40, -1))
+    hp = yaml.safe_load((tmp_path / "toy" / "hparams.yaml").read_text())
+    assert hp["config"]["model"]["d_model"] == 48 and hp["config"]["init_from"] == cfg.init_from
+    assert summary["params"]["total"] == sum(p.numel() for p in hf.parameters()) + (VOCAB - 40) * 48 * 2
+    # a longer budget resumes the warm-started run (its shape comes from the checkpoint, not the YAML)
+    cfg.trainer.max_tokens *= 2
+    assert train_lm(cfg, datamodule=ToyLMData())["steps"] == 4

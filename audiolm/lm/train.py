@@ -142,6 +142,15 @@ def _warm_start(cfg: LMTrainConfig, tokenizer):
     return model
 
 
+def _stored_model_config(ckpt_path: str):
+    from audiolm.lm.module import model_config_of
+
+    meta = torch.load(ckpt_path, map_location="cpu", weights_only=True, mmap=True).get("audiolm") or {}
+    if "model_config" not in meta:
+        raise ConfigError(f"init_from: cannot resume, {ckpt_path} is not an audiolm LM checkpoint")
+    return model_config_of(meta)
+
+
 def write_hparams(run_dir: Path, cfg: LMTrainConfig, codec: dict | None, plan: StepPlan) -> Path:
     info = {
         "config": to_dict(cfg),
@@ -251,7 +260,11 @@ def train_lm(
 
     last = run_dir / "checkpoints" / "last.ckpt"
     ckpt_path = str(last) if resume and last.is_file() else None
-    model = _warm_start(cfg, tokenizer) if cfg.init_from and ckpt_path is None else None
+    model = None
+    if cfg.init_from and ckpt_path is None:
+        model = _warm_start(cfg, tokenizer)
+    elif cfg.init_from:  # resuming a warm-started run: its shape came from init_from, not the YAML
+        cfg.model = _stored_model_config(ckpt_path)
     module = LMModule(
         to_dict(cfg), codec=codec, tokenizer_json=tokenizer.hf.to_str() if tokenizer is not None else None, model=model
     )
