@@ -20,6 +20,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("prepare", "emilia"), "audiolm.data.commands", "Emilia (jsonl+mp3 or WebDataset tars) -> cuts (documents = source video)"),
     (("prepare", "yodas"), "audiolm.data.commands", "YODAS2 long-form audio + timed text -> cuts (documents = source video)"),
     (("prepare", "text"), "audiolm.data.commands", "text-only corpus (.txt/.jsonl[.gz|.zst]) -> text_{split}.jsonl.gz"),
+    (("prepare", "synth-text"), "audiolm.data.synth_text", "offline text-only documents from the embedded sentence grammar (the text share of the mixture)"),
     (("prepare", "benchmarks"), "audiolm.eval.commands", "build the offline evaluation sets (sWUGGY, sBLIMP, SALMon, ...) from the embedded corpus"),
     (("tokens", "train-bpe"), "audiolm.tokens.commands", "train a byte-level BPE offline and write the unified tokenizer.json"),
     (("tokens", "build"), "audiolm.tokens.commands", "unified tokenizer.json from an existing HF text tokenizer.json (e.g. Llama-3)"),
