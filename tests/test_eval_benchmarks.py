@@ -1,8 +1,6 @@
 """Offline benchmark sets: valid items, determinism, chance-level and oracle models."""
 
 import json
-import math
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -233,7 +233,6 @@ def speech_sentences(n: int, seed: int) -> list[str]:
 
 def build_speech(out: Path, n: int, seed: int) -> int:
     """Held-out speakers reading sentences: dev (ASR shots) and test (ASR, TTS, continuation)."""
-    rng = _rng(seed, "speech")
     r = ac.Renderer()
     total = 0
     per_spk = 5
