@@ -34,14 +34,20 @@ class _LinearCrossEntropy(torch.autograd.Function):
             n_valid = valid.sum().clamp_min(1).float()
             want_h, want_w = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
             w = weight.to(cd)
+            wt = w.T
             dh = torch.empty(h.shape, dtype=h.dtype, device=h.device) if want_h else None
-            dw = torch.zeros(weight.shape, dtype=torch.float32, device=h.device) if want_w else None
+            dw = torch.empty(weight.shape, dtype=torch.float32, device=h.device) if want_w else None
             nll = torch.empty(N, dtype=torch.float32, device=h.device)
             lse = torch.empty(N, dtype=torch.float32, device=h.device)
+            # one logits buffer for all chunks: fresh [c, V] allocations cost page faults on CPU
+            buf = torch.empty(min(chunk, N), weight.shape[0], dtype=torch.float32, device=h.device)
             for s in range(0, N, chunk):
                 e = min(s + chunk, N)
                 hc = h[s:e].to(cd)
-                logits = (hc @ w.T).float()
+                if cd == torch.float32:
+                    logits = torch.mm(hc, wt, out=buf[: e - s])
+                else:
+                    logits = buf[: e - s].copy_(hc @ wt)
                 vc = valid[s:e]
                 tgt = logits.gather(1, safe[s:e, None]).squeeze(1)
                 # log-sum-exp and softmax in place on the chunk's logits (no [c, V] temporaries)
@@ -58,12 +64,19 @@ class _LinearCrossEntropy(torch.autograd.Function):
                     g.scatter_add_(1, safe[s:e, None], -scale[:, None])
                     g = g.to(cd)
                     if want_h:
-                        dh[s:e] = g @ w
-                    if want_w:
-                        if cd == torch.float32:
-                            dw.addmm_(g.T, hc)
+                        if cd == h.dtype:
+                            torch.mm(g, w, out=dh[s:e])
                         else:
-                            dw.add_((g.T @ hc).float())
+                            dh[s:e] = g @ w
+                    if want_w:
+                        if cd != torch.float32:
+                            part = (g.T @ hc).float()
+                            dw.copy_(part) if s == 0 else dw.add_(part)
+                        elif s == 0:
+                            torch.mm(g.T, hc, out=dw)
+                        else:
+                            dw.addmm_(g.T, hc)
+            del buf
             loss = (nll.sum() + z_loss * (lse.square() * valid).sum()) / n_valid
         ctx.save_for_backward(dh, dw)
         ctx.weight_dtype = weight.dtype
@@ -73,9 +86,16 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_loss, _grad_nll, _grad_lse):
         dh, dw = ctx.saved_tensors
-        gh = dh * grad_loss.to(dh.dtype) if dh is not None else None
-        gw = (dw * grad_loss).to(ctx.weight_dtype) if dw is not None else None
-        return gh, gw, None, None, None, None
+        # the gradients were computed for d(loss) = 1; scale in place (skipped when it is exactly 1
+        # on CPU: a pass over the [V, d] head gradient is not free there)
+        unit = grad_loss.device.type == "cpu" and float(grad_loss) == 1.0
+        if dh is not None and not unit:
+            dh.mul_(grad_loss.to(dh.dtype))
+        if dw is not None:
+            if not unit:
+                dw.mul_(grad_loss)
+            dw = dw.to(ctx.weight_dtype)
+        return dh, dw, None, None, None, None
 
 
 def linear_cross_entropy(
