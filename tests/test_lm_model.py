@@ -255,3 +255,58 @@ def test_fused_loss_equals_cross_entropy_of_logits(z_loss):
     torch.testing.assert_close(out.lse[keep], lse.detach()[keep])
     for a, b in zip(grads, ref_grads):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
+
+
+class _FakeBias:
+    def __init__(self, seqlens=None):
+        self.seqlens = seqlens
+
+    @classmethod
+    def from_seqlens(cls, seqlens):
+        return cls(list(seqlens))
+
+    def materialize(self, shape):
+        Lq, Lk = shape
+        allowed = torch.ones(Lq, Lk, dtype=torch.bool).tril_()
+        if self.seqlens is not None:
+            ids = torch.repeat_interleave(torch.arange(len(self.seqlens)), torch.tensor(self.seqlens))
+            allowed &= ids[:, None] == ids[None, :]
+        return allowed
+
+
+def _fake_memory_efficient_attention(q, k, v, attn_bias=None):
+    """CPU stand-in with xformers' conventions: [B, M, H, K] or the GQA 5-D [B, M, G, H, K]."""
+    shape = q.shape
+    if q.ndim == 5:
+        q, k, v = (t.reshape(t.shape[0], t.shape[1], -1, t.shape[-1]) for t in (q, k, v))
+    mask = attn_bias.materialize((q.shape[1], k.shape[1]))
+    out = torch.nn.functional.scaled_dot_product_attention(
+        q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2), attn_mask=mask)
+    return out.transpose(1, 2).reshape(shape)
+
+
+def test_xformers_glue_on_cpu_with_a_stand_in(monkeypatch):
+    """Packing into one block-diagonal sequence and the 5-D GQA form, checked against SDPA on CPU."""
+    import sys
+    import types
+
+    from audiolm.lm.attention import attend
+
+    attn_bias = types.SimpleNamespace(BlockDiagonalCausalMask=_FakeBias, LowerTriangularMask=_FakeBias)
+    fmha = types.SimpleNamespace(attn_bias=attn_bias)
+    ops = types.ModuleType("xformers.ops")
+    ops.fmha = fmha
+    ops.memory_efficient_attention = _fake_memory_efficient_attention
+    monkeypatch.setitem(sys.modules, "xformers", types.ModuleType("xformers"))
+    monkeypatch.setitem(sys.modules, "xformers.ops", ops)
+
+    torch.manual_seed(7)
+    B, L, H, Hkv, D = 2, 24, 8, 2, 16
+    q, k, v = torch.randn(B, L, H, D), torch.randn(B, L, Hkv, D), torch.randn(B, L, Hkv, D)
+    for doc in (None, torch.tensor([[0] * 10 + [1] * 9 + [-1] * 5, [0] * 3 + [1] * 21])):
+        xf = AttentionPlan.build("xformers", doc)
+        assert xf.packed == (doc is not None)
+        if doc is not None:
+            assert xf.bias.seqlens == [10, 9, 5, 3, 21]
+        ref = attend(q, k, v, AttentionPlan.build("sdpa", doc))
+        torch.testing.assert_close(attend(q, k, v, xf), ref, atol=1e-5, rtol=1e-5)
