@@ -196,7 +196,13 @@ def test_tiny_run_loss_falls_and_writes_run_dir(tiny_run):
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["last.ckpt", "step-20.ckpt", "step-40.ckpt"]
     hp = yaml.safe_load((run / "hparams.yaml").read_text())
     assert hp["config"]["model"]["vocab_size"] == VOCAB and "torch" in hp["versions"] and "git_sha" in hp
-    assert any((run / "tb").iterdir())
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = set(EventAccumulator(str(run / "tb")).Reload().Tags()["scalars"])
+    want = {"train/loss", "train/loss_text", "train/loss_semantic", "train/loss_acoustic", "train/z_loss", "train/lr",
+            "train/grad_norm", "train/tokens_per_s", "train/tokens", "train/padding_ratio", "val/loss",
+            "val/loss_text", "val/loss_semantic", "val/loss_acoustic", "val/bits_per_audio_second"}
+    assert want <= tags, want - tags
     del cfg_dir
 
 

@@ -22,6 +22,7 @@ import json
 import platform
 import subprocess
 import time
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -136,7 +137,7 @@ def _warm_start(cfg: LMTrainConfig, tokenizer):
     changed = {k: (getattr(cfg.model, k), getattr(loaded, k)) for k in ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim")
                if getattr(cfg.model, k) != getattr(loaded, k)}
     if changed:
-        pl.utilities.rank_zero_info(f"init_from: model shape taken from {cfg.init_from}: {changed}")
+        pl.utilities.rank_zero_only(print)(f"[audiolm] init_from: model shape taken from {cfg.init_from}: {changed}")
     model.cfg = loaded
     cfg.model = loaded
     return model
@@ -272,20 +273,24 @@ def train_lm(
     if trainer.is_global_zero:
         write_hparams(run_dir, cfg, codec, plan)
         where = f"resuming from {ckpt_path}" if ckpt_path else "starting"
-        pl.utilities.rank_zero_info(
-            f"[audiolm] {where}: {run_dir} | {plan.max_steps} steps x {plan.tokens_per_step} tokens "
-            f"(global batch {plan.global_batch} = {plan.micro_batch} x {plan.world_size} devices x {plan.accumulate} accumulation)"
+        p = flops.param_counts(cfg.model)
+        print(
+            f"[audiolm] {where}: {run_dir} | {p['total'] / 1e6:.2f}M parameters ({p['non_embedding'] / 1e6:.2f}M "
+            f"non-embedding) | {plan.max_steps} steps x {plan.tokens_per_step} tokens (global batch "
+            f"{plan.global_batch} = {plan.micro_batch} x {plan.world_size} devices x {plan.accumulate} accumulation)",
+            flush=True,
         )
-    trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # resuming: expected
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
 
     ckpt_cb = trainer.checkpoint_callback
     if trainer.global_step > 0 and getattr(ckpt_cb, "_last_global_step_saved", -1) != trainer.global_step:
         trainer.save_checkpoint(str(last))  # the budget ended between two periodic checkpoints
 
     if trainer.global_step < plan.max_steps:  # stopped early (a callback, an interrupt): no final.json
-        pl.utilities.rank_zero_info(
-            f"[audiolm] stopped at step {trainer.global_step} of {plan.max_steps}; rerun the same command to resume"
-        )
+        if trainer.is_global_zero:
+            print(f"[audiolm] stopped at step {trainer.global_step} of {plan.max_steps}; rerun the same command to resume")
         return None
     metrics = module.last_val_metrics
     if not metrics or module._last_val_step != trainer.global_step:
