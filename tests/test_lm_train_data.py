@@ -102,6 +102,53 @@ def test_train_on_token_shards_then_load_and_generate(corpus, capsys):
                  "--max-new-tokens", "8", "--device", "cpu"]) == 0
     assert capsys.readouterr().out.strip() != ""  # a transcript (of a barely trained model) was printed
     assert main(["generate", "continue", ckpt, "--text", "a e", "--max-new-tokens", "5", "--device", "cpu"]) == 0
+    out = root / "gen" / "cut.wav"
+    assert main(["generate", "continue", ckpt, "--cuts", str(root / "cuts_dev.jsonl.gz"), "--prompt-seconds", "0.3",
+                 "--seconds", "0.3", "--new-only", "--out", str(out), "--device", "cpu"]) == 0
+    assert sf.info(out).duration <= 0.3 + 2 / codec.frame_rate
+
+
+def test_exact_resume_with_lm_datamodule(corpus, tmp_path):
+    """Stop + resume through train_lm on the real LMDataModule equals an uninterrupted run."""
+    import lightning.pytorch as pl
+    from lm_train_toydata import toy_config
+
+    from audiolm.lm.train import train_lm
+    from audiolm.tokens.datamodule import DataConfig, LMDataModule
+    from audiolm.tokens.tokenizer import UnifiedTokenizer
+
+    root, _, codec = corpus
+    tok = UnifiedTokenizer.from_file(root / "tokenizer.json")
+    rng = np.random.default_rng(0)
+    docs = [(f"d{i}", [(rng.integers(0, codec.codebook_size, (codec.n_codebooks, int(rng.integers(3, 8)))), "a e i o")
+                       for _ in range(3)]) for i in range(24)]
+
+    def data():
+        return LMDataModule.from_documents(tok, train=docs, val=docs[:2], frame_rate=codec.frame_rate,
+                                           config=DataConfig(seq_len=96, batch_size=2, num_workers=0), docs_per_unit=4)
+
+    class Rec(pl.Callback):
+        def __init__(self, stop=None):
+            self.losses, self.stop = {}, stop
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.losses[trainer.global_step] = float(outputs["loss"])
+            if self.stop and trainer.global_step >= self.stop:
+                trainer.should_stop = True
+
+    def config(d):
+        cfg = toy_config(tmp_path / d, steps=10, ckpt_every_n_steps=5)
+        cfg.model.vocab_size, cfg.model.max_seq_len, cfg.data.seq_len, cfg.data.batch_size = tok.vocab.size, 96, 96, 2
+        cfg.trainer.max_tokens = 10 * 2 * 96
+        return cfg
+
+    straight, first, second = Rec(), Rec(stop=5), Rec()
+    train_lm(config("a"), datamodule=data(), tokenizer=tok, callbacks=[straight])
+    assert train_lm(config("b"), datamodule=data(), tokenizer=tok, callbacks=[first]) is None
+    train_lm(config("b"), datamodule=data(), tokenizer=tok, callbacks=[second])
+    assert sorted(second.losses) == list(range(6, 11))
+    for step in range(6, 11):
+        assert second.losses[step] == pytest.approx(straight.losses[step], rel=1e-5), step
 
 
 def test_train_lm_cli_reports_config_errors(corpus, capsys):
