@@ -1,0 +1,178 @@
+"""Audio helpers shared by every stage: resampling, downmixing, padding, mel features.
+
+Plain torch (there is no CPU torchaudio build): the resampler is the windowed-sinc polyphase
+filter torchaudio uses (Hann window, 6 zero crossings, 0.99 roll-off), so results match it closely.
+Every function takes numpy arrays or tensors and returns the same kind.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Union
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+Array = Union[np.ndarray, torch.Tensor]
+
+
+def _as_tensor(x: Array) -> tuple[torch.Tensor, bool]:
+    if isinstance(x, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)), True
+    return x, False
+
+
+def _back(x: torch.Tensor, was_numpy: bool) -> Array:
+    return x.numpy() if was_numpy else x
+
+
+@lru_cache(maxsize=32)
+def _sinc_kernel(orig: int, new: int, zeros: int = 6, rolloff: float = 0.99) -> tuple[torch.Tensor, int]:
+    base = min(orig, new) * rolloff
+    width = math.ceil(zeros * orig / base)
+    idx = torch.arange(-width, width + orig, dtype=torch.float64)[None, None] / orig
+    t = torch.arange(0, -new, -1, dtype=torch.float64)[:, None, None] / new + idx
+    t = (t * base).clamp(-zeros, zeros)
+    window = torch.cos(t * math.pi / zeros / 2) ** 2
+    t = t * math.pi
+    scale = base / orig
+    kernel = torch.where(t == 0, torch.tensor(1.0, dtype=torch.float64), torch.sin(t) / t)
+    return (kernel * window * scale).float(), width
+
+
+def resample(x: Array, orig_sr: int, new_sr: int) -> Array:
+    """Resample along the last axis (any leading shape). Output length ``ceil(n * new / orig)``."""
+    orig_sr, new_sr = int(orig_sr), int(new_sr)
+    if orig_sr == new_sr:
+        return x
+    t, was_np = _as_tensor(x)
+    g = math.gcd(orig_sr, new_sr)
+    orig, new = orig_sr // g, new_sr // g
+    kernel, width = _sinc_kernel(orig, new)
+    kernel = kernel.to(device=t.device, dtype=t.dtype if t.is_floating_point() else torch.float32)
+    shape = t.shape
+    n = shape[-1]
+    flat = t.reshape(-1, 1, n).to(kernel.dtype)
+    flat = F.pad(flat, (width, width + orig))
+    out = F.conv1d(flat, kernel, stride=orig)  # [N, new, frames]
+    out = out.transpose(1, 2).reshape(flat.shape[0], -1)
+    target = math.ceil(new * n / orig)
+    out = out[..., :target].reshape(*shape[:-1], target)
+    return _back(out, was_np)
+
+
+def downmix(x: Array) -> Array:
+    """[C, S] or [B, C, S] -> mono with the channel axis kept as 1 (mean over channels)."""
+    t, was_np = _as_tensor(x)
+    if t.dim() == 1:
+        t = t[None]
+    if t.shape[-2] != 1:
+        t = t.mean(dim=-2, keepdim=True)
+    return _back(t, was_np)
+
+
+def pad_to_multiple(x: Array, multiple: int, min_length: int = 0) -> Array:
+    """Right-pad the last axis with zeros to a multiple of ``multiple`` (and at least ``min_length``)."""
+    t, was_np = _as_tensor(x)
+    n = t.shape[-1]
+    target = max(min_length, math.ceil(max(n, 1) / multiple) * multiple)
+    if target != n:
+        t = F.pad(t, (0, target - n))
+    return _back(t, was_np)
+
+
+def crop_or_pad(x: Array, length: int, start: int = 0) -> Array:
+    """Exactly ``length`` samples of the last axis from ``start``, zero-padded at the end."""
+    t, was_np = _as_tensor(x)
+    t = t[..., start : start + length]
+    if t.shape[-1] < length:
+        t = F.pad(t, (0, length - t.shape[-1]))
+    return _back(t, was_np)
+
+
+def n_frames(n_samples: int, hop: int) -> int:
+    """Frames a causal codec emits for ``n_samples``: ``ceil(S / hop)`` (at least 1)."""
+    return max(1, math.ceil(n_samples / hop))
+
+
+# --- mel features -------------------------------------------------------------------------
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    return 2595.0 * np.log10(1.0 + f / 700.0)
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    return 700.0 * (10 ** (m / 2595.0) - 1.0)
+
+
+@lru_cache(maxsize=64)
+def _mel_fb_np(sr: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    fmax = fmax or sr / 2
+    freqs = np.linspace(0, sr / 2, n_fft // 2 + 1)
+    mels = np.linspace(_hz_to_mel(np.array(fmin)), _hz_to_mel(np.array(fmax)), n_mels + 2)
+    hz = _mel_to_hz(mels)
+    fb = np.zeros((n_mels, len(freqs)), dtype=np.float32)
+    for i in range(n_mels):
+        lo, c, hi = hz[i], hz[i + 1], hz[i + 2]
+        up = (freqs - lo) / max(c - lo, 1e-8)
+        down = (hi - freqs) / max(hi - c, 1e-8)
+        fb[i] = np.maximum(0, np.minimum(up, down))
+    # Slaney-style area normalisation so bands of different width weigh alike.
+    fb *= (2.0 / (hz[2 : n_mels + 2] - hz[:n_mels]))[:, None]
+    return fb
+
+
+def mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0, fmax: float = 0.0) -> torch.Tensor:
+    """[n_mels, n_fft//2+1] triangular mel filters (HTK mel scale, Slaney area normalisation)."""
+    return torch.from_numpy(_mel_fb_np(sr, n_fft, n_mels, float(fmin), float(fmax)))
+
+
+class LogMel(torch.nn.Module):
+    """log(mel power + eps) of [B, S] or [B, 1, S] audio -> [B, n_mels, frames] (frames = S // hop + 1)."""
+
+    def __init__(self, sample_rate: int, n_fft: int = 1024, hop: int = 256, n_mels: int = 80,
+                 fmin: float = 0.0, fmax: float = 0.0, power: float = 1.0, eps: float = 1e-5, center: bool = True):
+        super().__init__()
+        self.n_fft, self.hop, self.power, self.eps, self.center = n_fft, hop, power, eps, center
+        self.register_buffer("fb", mel_filterbank(sample_rate, n_fft, n_mels, fmin, fmax), persistent=False)
+        self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        if wav.dim() == 3:
+            wav = wav.squeeze(1)
+        spec = torch.stft(wav.float(), self.n_fft, self.hop, window=self.window, center=self.center,
+                          return_complex=True)
+        mag = spec.abs().clamp_min(1e-8) ** self.power
+        return torch.log(torch.matmul(self.fb, mag) + self.eps)
+
+
+# --- cuts ---------------------------------------------------------------------------------
+
+
+def load_cut(cut, sample_rate: int, notes: list[str] | None = None) -> np.ndarray:
+    """A lhotse cut's audio as mono float32 at ``sample_rate`` ([S]).
+
+    Multi-channel audio is downmixed, other rates are resampled, non-finite samples are zeroed;
+    each such repair is appended to ``notes`` (when given). Unreadable audio raises.
+    """
+    audio = np.asarray(cut.load_audio(), dtype=np.float32)
+    if audio.ndim == 1:
+        audio = audio[None]
+    if audio.shape[0] != 1:
+        audio = audio.mean(0, keepdims=True)
+        if notes is not None:
+            notes.append("downmixed to mono")
+    audio = audio[0]
+    sr = int(cut.sampling_rate)
+    if sr != sample_rate:
+        audio = resample(audio, sr, sample_rate)
+        if notes is not None:
+            notes.append(f"resampled {sr} -> {sample_rate} Hz")
+    if not np.isfinite(audio).all():
+        audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
+        if notes is not None:
+            notes.append("non-finite samples zeroed")
+    return np.ascontiguousarray(audio, dtype=np.float32)

@@ -1,0 +1,75 @@
+"""CLI verbs of the codec area: ``train codec``, ``tokenize``, ``decode``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import warnings
+
+
+def _quiet() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
+                 "lightning.pytorch.accelerators.cuda"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*(LeafSpec|litlogger|does not have many workers|weights_only).*")
+
+
+def configure_train_codec(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="codec config: a YAML path or a name in conf/codec/ (quick, mimi_size)")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. trainer.max_steps=2000 train_cuts=...")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def run_train_codec(args) -> int:
+    _quiet()
+    from .train import load_train_config, train_codec
+
+    cfg = load_train_config(args.config, args.overrides)
+    summary = train_codec(cfg, progress=not args.no_progress)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def configure_tokenize(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("cuts", help="input CutSet manifest (.jsonl.gz)")
+    parser.add_argument("out", help="output Shar folder (cuts + codes shards, codec.json)")
+    parser.add_argument("--codec", required=True, help="codec checkpoint (audiolm train codec) or mimi:PATH")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--jobs", type=int, default=1, help="CPU worker processes (one thread each)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (one process)")
+    parser.add_argument("--shard-size", type=int, default=1000, help="cuts per shard (the unit of resumption)")
+    parser.add_argument("--chunk-seconds", type=float, default=60.0, help="longer audio is encoded in chunks")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run_tokenize(args) -> int:
+    _quiet()
+    from .tokenize import tokenize
+
+    s = tokenize(args.codec, args.cuts, args.out, batch_size=args.batch_size, jobs=args.jobs, device=args.device,
+                 shard_size=args.shard_size, chunk_seconds=args.chunk_seconds, progress=not args.no_progress)
+    print(f"tokenize: {s['cuts_encoded']} cuts encoded, {s['cuts_skipped']} skipped, "
+          f"{s['shards_done']}/{s['shards']} shards -> {args.out}")
+    print(s["text"])
+    return 0 if s["complete"] else 1
+
+
+def configure_decode(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shards", help="Shar folder written by audiolm tokenize")
+    parser.add_argument("out_dir", help="folder for <cut id>.wav")
+    parser.add_argument("--codec", required=True, help="codec checkpoint or mimi:PATH")
+    parser.add_argument("--max-cuts", type=int, default=0, help="decode only the first N cuts (0 = all)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run_decode(args) -> int:
+    _quiet()
+    from .tokenize import decode_shards
+
+    paths = decode_shards(args.codec, args.shards, args.out_dir, max_cuts=args.max_cuts, device=args.device,
+                          progress=not args.no_progress)
+    print(f"decode: wrote {len(paths)} files to {args.out_dir}")
+    return 0

@@ -1,0 +1,349 @@
+"""``audiolm tokenize``: a CutSet -> lhotse Shar token shards, resumable; ``audiolm decode``: back to audio.
+
+The input manifest is cut into shards of ``shard_size`` cuts in manifest order (shard ``i`` = cuts
+``i*shard_size ..``). A shard is encoded into a scratch folder and its files are moved into ``OUT``
+(``cuts.{i:06d}.jsonl.gz`` + ``codes.{i:06d}.tar``) before ``OUT/.progress/shard-{i:06d}.json``
+marks it done; a rerun after a kill skips marked shards and redoes the rest, so every cut ends up
+encoded exactly once. The marker records which cuts were skipped and why, so ``skips.json`` lists
+every input cut that is not in the output.
+
+Bad input never stops a shard: unreadable/empty audio is skipped and counted; other rates and
+channel counts are resampled/downmixed; audio shorter than a frame is padded (shorter than half a
+frame: skipped, as lhotse would read zero frames of it); silent and clipped audio is kept and
+counted; very long audio is encoded in chunks (exact for a causal codec).
+
+Frames stored per cut: ``round(duration * frame_rate)`` (lhotse's TemporalArray convention, which
+``cut.load_codes()`` applies), i.e. the codec's ``ceil(S / hop)`` minus a last frame that covers less
+than half a frame of audio.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lhotse.array import seconds_to_frames
+
+from ..skips import SkipReport
+from .audio import load_cut
+
+log = logging.getLogger("audiolm")
+
+PROGRESS = ".progress"
+
+
+def _shard_name(i: int) -> str:
+    return f"shard-{i:06d}.json"
+
+
+def _open_cuts(cuts):
+    from lhotse import CutSet
+
+    if isinstance(cuts, (str, Path)):
+        return CutSet.from_jsonl_lazy(cuts) if str(cuts).endswith((".jsonl", ".jsonl.gz")) else CutSet.from_file(cuts)
+    return cuts
+
+
+def iter_shards(cuts, shard_size: int):
+    """Yield (shard index, list of cuts) in manifest order."""
+    buf, i = [], 0
+    for c in cuts:
+        buf.append(c)
+        if len(buf) == shard_size:
+            yield i, buf
+            buf, i = [], i + 1
+    if buf:
+        yield i, buf
+
+
+def check_codec_json(out: Path, info: dict) -> None:
+    path = out / "codec.json"
+    if path.is_file():
+        old = json.loads(path.read_text())
+        keys = ("sample_rate", "frame_rate", "n_codebooks", "codebook_size")
+        if any(old.get(k) != info.get(k) for k in keys) or old.get("spec") != info.get("spec"):
+            raise ValueError(f"{out} already holds tokens of another codec ({old}); use a new output folder")
+    else:
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(info, indent=2))
+
+
+class ShardEncoder:
+    """Encodes one shard of cuts with a codec; collects skips/repairs per cut."""
+
+    def __init__(self, codec, batch_size: int = 16, max_batch_seconds: float = 600.0, chunk_seconds: float = 60.0,
+                 load_threads: int = 2):
+        self.codec = codec
+        self.batch_size, self.max_batch_seconds, self.chunk_seconds = batch_size, max_batch_seconds, chunk_seconds
+        self.load_threads = load_threads
+
+    def _prepare(self, cut):
+        """-> (audio or None, notes list, skip reason or None)."""
+        notes: list[str] = []
+        try:
+            audio = load_cut(cut, self.codec.sample_rate, notes)
+        except Exception as e:  # corrupt / missing file
+            return None, notes, f"unreadable audio ({type(e).__name__})"
+        if audio.size == 0:
+            return None, notes, "empty audio"
+        peak = float(np.abs(audio).max())
+        if peak == 0.0:
+            notes.append("silent (kept)")
+        elif peak > 1.0:
+            audio = np.clip(audio, -1.0, 1.0)
+            notes.append("samples beyond [-1, 1] (clipped)")
+        elif peak >= 0.999:
+            notes.append("clipped (kept)")
+        if audio.size < self.codec.hop and audio.size >= self.codec.hop // 2:
+            notes.append("shorter than one frame (padded)")
+        return audio, notes, None
+
+    def encode_shard(self, cuts: list, report: SkipReport, progress=None) -> list:
+        """-> cuts with ``codes`` attached (input order, skipped cuts left out and reported)."""
+        prepared: dict[int, np.ndarray] = {}
+        with ThreadPoolExecutor(max(1, self.load_threads)) as pool:
+            for k, (audio, notes, reason) in enumerate(pool.map(self._prepare, cuts)):
+                for n in notes:
+                    report.repair(n, cuts[k].id)
+                if reason is not None:
+                    report.skip(reason, cuts[k].id)
+                else:
+                    prepared[k] = audio
+        codes: dict[int, np.ndarray] = {}
+        sr, chunk_n = self.codec.sample_rate, int(self.chunk_seconds * self.codec.sample_rate)
+        long = [k for k, a in prepared.items() if a.size > chunk_n]
+        short = sorted((k for k, a in prepared.items() if a.size <= chunk_n), key=lambda k: prepared[k].size)
+        for k in long:
+            report.repair("very long (encoded in chunks)", cuts[k].id)
+            wav = torch.from_numpy(prepared[k])[None, None]
+            codes[k] = self.codec.encode_long(wav, chunk_seconds=self.chunk_seconds)[0].cpu().numpy()
+            if progress is not None:
+                progress.update(1)
+        i = 0
+        while i < len(short):
+            j = i + 1
+            while (j < len(short) and j - i < self.batch_size
+                   and (j - i + 1) * prepared[short[j]].size <= self.max_batch_seconds * sr):
+                j += 1
+            batch = short[i:j]
+            n = max(max(prepared[k].size for k in batch), 1)
+            wav = torch.zeros(len(batch), 1, n)
+            for b, k in enumerate(batch):
+                wav[b, 0, : prepared[k].size] = torch.from_numpy(prepared[k])
+            out = self.codec.encode(wav).cpu().numpy()
+            for b, k in enumerate(batch):
+                codes[k] = out[b, :, : self.codec.n_frames(prepared[k].size)]
+            if progress is not None:
+                progress.update(len(batch))
+            i = j
+        result = []
+        shift = 1.0 / self.codec.frame_rate
+        for k, cut in enumerate(cuts):
+            if k not in codes:
+                continue
+            # lhotse reads round(duration / frame_shift) frames of a TemporalArray (it drops a last frame
+            # that is less than half covered); store exactly that many so the manifest and data agree.
+            n = min(seconds_to_frames(cut.duration, shift), codes[k].shape[-1])
+            if n == 0:
+                report.skip("shorter than half a frame (no whole frame of codes)", cut.id)
+                continue
+            arr = np.ascontiguousarray(codes[k][:, :n].T.astype(np.int16))  # (T, n_q)
+            result.append(cut.attach_tensor("codes", arr, frame_shift=shift, temporal_dim=0))
+        if progress is not None:
+            progress.update(len(cuts) - len(prepared))
+        return result
+
+
+def write_shard(out: Path, index: int, cuts_with_codes: list, n_in: int, report: SkipReport) -> None:
+    from lhotse.shar import SharWriter
+
+    tmp = out / f".tmp-{index:06d}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    if cuts_with_codes:
+        with SharWriter(tmp, fields={"codes": "numpy"}, shard_size=len(cuts_with_codes) + 1, shard_offset=index,
+                        warn_unused_fields=False) as w:
+            for c in cuts_with_codes:
+                w.write(c)
+        for f in sorted(tmp.iterdir()):
+            os.replace(f, out / f.name)
+    marker = {"index": index, "n_in": n_in, "n_out": len(cuts_with_codes), "report": report.to_dict(),
+              "skipped_ids": report.skipped_ids}
+    prog = out / PROGRESS
+    prog.mkdir(exist_ok=True)
+    (prog / (_shard_name(index) + ".tmp")).write_text(json.dumps(marker))
+    os.replace(prog / (_shard_name(index) + ".tmp"), prog / _shard_name(index))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Report(SkipReport):
+    """SkipReport that also keeps every skipped cut id (so none goes missing silently)."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.skipped_ids: dict[str, str] = {}
+
+    def skip(self, reason: str, item: str = "") -> None:
+        super().skip(reason, item)
+        self.skipped_ids[item] = reason
+
+
+def _worker(args) -> list[int]:
+    spec, cuts_path, out, shard_size, shard_ids, batch_size, device, chunk_seconds = args
+    torch.set_num_threads(1)
+    from . import load_codec
+
+    codec = load_codec(spec, device=device)
+    enc = ShardEncoder(codec, batch_size=batch_size, chunk_seconds=chunk_seconds, load_threads=1)
+    wanted, done = set(shard_ids), []
+    for i, shard in iter_shards(_open_cuts(cuts_path), shard_size):
+        if i in wanted:
+            rep = _Report(f"tokenize shard {i}")
+            write_shard(Path(out), i, enc.encode_shard(shard, rep), len(shard), rep)
+            done.append(i)
+    return done
+
+
+def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int = 1, device: str = "cpu",
+             shard_size: int = 1000, chunk_seconds: float = 60.0, progress: bool = True, codec=None,
+             max_shards: int | None = None) -> dict:
+    """Encode ``cuts`` (a manifest path or CutSet) into Shar token shards under ``out_dir``; resumable.
+
+    ``max_shards`` stops after encoding that many shards in this call (used by tests to interrupt).
+    Returns a summary dict (also written to ``out_dir/summary.json`` when every shard is done).
+    """
+    from tqdm import tqdm
+
+    from . import load_codec
+
+    out = Path(out_dir)
+    if codec is None:
+        codec = load_codec(codec_spec, device=device)
+    check_codec_json(out, codec.info())
+    prog = out / PROGRESS
+    prog.mkdir(parents=True, exist_ok=True)
+    for tmp in out.glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)  # leftovers of a killed run
+    done = {int(p.name[6:12]) for p in prog.glob("shard-*.json")}
+    cut_src = _open_cuts(cuts)
+    shard_sizes = {i: len(s) for i, s in iter_shards((c.id for c in cut_src), shard_size)}
+    todo = [i for i in sorted(shard_sizes) if i not in done]
+    if max_shards is not None:
+        todo = todo[:max_shards]
+    n_todo = sum(shard_sizes[i] for i in todo)
+    t0 = time.time()
+    if todo:
+        log.info("tokenize: %d shards to encode (%d cuts), %d already done", len(todo), n_todo, len(done))
+    bar = tqdm(total=n_todo, desc="tokenize", unit="cut", disable=not progress or not todo)
+    if jobs > 1 and str(device) == "cpu" and len(todo) > 1 and isinstance(cuts, (str, Path)):
+        import multiprocessing as mp
+
+        groups = [todo[w::jobs] for w in range(jobs)]
+        args = [(codec_spec, str(cuts), str(out), shard_size, g, batch_size, device, chunk_seconds) for g in groups if g]
+        with mp.get_context("spawn").Pool(len(args)) as pool:
+            for finished in pool.imap_unordered(_worker, args):
+                bar.update(sum(shard_sizes[i] for i in finished))
+    elif todo:
+        enc = ShardEncoder(codec, batch_size=batch_size, chunk_seconds=chunk_seconds)
+        wanted = set(todo)
+        pause = float(os.environ.get("AUDIOLM_TOKENIZE_SLEEP", "0"))  # tests: time to kill a run mid-way
+        for i, shard in iter_shards(cut_src, shard_size):
+            if i in wanted:
+                rep = _Report(f"tokenize shard {i}")
+                write_shard(out, i, enc.encode_shard(shard, rep, bar), len(shard), rep)
+                if pause:
+                    time.sleep(pause)
+    bar.close()
+    return summarize(out, shard_sizes, elapsed=time.time() - t0)
+
+
+def summarize(out: Path, shard_sizes: dict[int, int], elapsed: float = 0.0) -> dict:
+    """Merge the shard markers: counts, skips by reason, and whether every shard is done."""
+    total = SkipReport("tokenize")
+    skipped_ids: dict[str, str] = {}
+    n_in = n_out = n_done = 0
+    for i in sorted(shard_sizes):
+        p = out / PROGRESS / _shard_name(i)
+        if not p.is_file():
+            continue
+        m = json.loads(p.read_text())
+        n_done += 1
+        n_in += m["n_in"]
+        n_out += m["n_out"]
+        skipped_ids.update(m["skipped_ids"])
+        for r, n in m["report"]["skipped"].items():
+            total.skipped[r] += n
+        for r, n in m["report"]["repaired"].items():
+            total.repaired[r] += n
+        for r, ex in m["report"]["examples"].items():
+            total.examples.setdefault(r, []).extend(ex[: max(0, 5 - len(total.examples.get(r, [])))])
+    complete = n_done == len(shard_sizes)
+    summary = {"complete": complete, "shards": len(shard_sizes), "shards_done": n_done, "cuts_in": n_in,
+               "cuts_encoded": n_out, "cuts_skipped": len(skipped_ids), "elapsed_s": round(elapsed, 2),
+               **total.to_dict(), "skipped_ids": skipped_ids}
+    if complete:
+        (out / "skips.json").write_text(json.dumps({"skipped_ids": skipped_ids, **total.to_dict()}, indent=2))
+        (out / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "skipped_ids"}, indent=2))
+    summary["text"] = total.summary()
+    return summary
+
+
+def open_shards(shards_dir):
+    """The token CutSet of an ``audiolm tokenize`` folder.
+
+    Lists ``cuts.*.jsonl.gz`` / ``codes.*.tar`` explicitly: lhotse 1.33's ``from_shar(in_dir=...)``
+    takes every file in the folder for a field, so it trips over ``codec.json`` and the progress files.
+    """
+    from lhotse import CutSet
+
+    d = Path(shards_dir)
+    cuts = sorted(d.glob("cuts.*.jsonl.gz"))
+    codes = sorted(d.glob("codes.*.tar"))
+    if not cuts:
+        raise FileNotFoundError(f"{d}: no cuts.*.jsonl.gz shards (not an audiolm tokenize output?)")
+    if [p.name.split(".")[1] for p in cuts] != [p.name.split(".")[1] for p in codes]:
+        raise ValueError(f"{d}: cuts and codes shards do not match (an unfinished tokenize? rerun it)")
+    return CutSet.from_shar(fields={"cuts": [str(p) for p in cuts], "codes": [str(p) for p in codes]})
+
+
+def decode_shards(codec_spec: str, shards_dir, out_dir, *, max_cuts: int = 0, device: str = "cpu",
+                  progress: bool = True, codec=None) -> list[Path]:
+    """Decode ``codes`` of a Shar token folder back to ``OUT_DIR/<cut id>.wav``."""
+    import soundfile as sf
+    from tqdm import tqdm
+
+    from . import load_codec
+
+    if codec is None:
+        codec = load_codec(codec_spec, device=device)
+    shards_dir, out = Path(shards_dir), Path(out_dir)
+    meta = shards_dir / "codec.json"
+    if meta.is_file():
+        info = json.loads(meta.read_text())
+        if info.get("n_codebooks", codec.n_codebooks) > codec.n_codebooks or info.get("codebook_size") != codec.codebook_size:
+            raise ValueError(f"{shards_dir} was tokenized with {info}, which this codec ({codec.info()}) cannot decode")
+    out.mkdir(parents=True, exist_ok=True)
+    cuts = open_shards(shards_dir)
+    written = []
+    for k, cut in enumerate(tqdm(cuts, desc="decode", unit="cut", disable=not progress)):
+        if max_cuts and k >= max_cuts:
+            break
+        codes = torch.from_numpy(np.asarray(cut.codes.load(), dtype=np.int64)).T[None]  # all ceil(S/hop) frames
+        wav = codec.decode(codes)[0, 0].cpu().numpy()
+        n = int(round(cut.duration * codec.sample_rate))
+        if len(wav) < n:  # the stored frames may stop up to half a frame early: pad with silence
+            wav = np.pad(wav, (0, n - len(wav)))
+        name = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in cut.id)
+        path = out / f"{name}.wav"
+        sf.write(path, wav[:n], codec.sample_rate)
+        written.append(path)
+    return written
