@@ -36,7 +36,7 @@ def _quiet_lightning() -> None:
 def configure_train_lm(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="an LM config: a name in conf/lm/ (e.g. quickstart, soda_600m) or a YAML path")
     p.add_argument("overrides", nargs="*", metavar="key=value",
-                   help="config overrides, e.g. trainer.max_tokens=1e9 data.batch_size=4 name=my_run")
+                   help="config overrides, e.g. trainer.max_tokens=2e9 data.batch_size=4 name=my_run")
 
 
 def run_train_lm(args) -> int:

@@ -44,7 +44,7 @@ class OptimConfig:
 class TrainerConfig:
     """Lightning trainer settings. Steps are optimizer steps."""
 
-    max_tokens: int = 0  # training budget in tokens (required): steps = max_tokens / tokens per step
+    max_tokens: float = 0  # training budget in tokens (required; 5e11 allowed): steps = max_tokens // tokens per step
     global_batch_size: int = 0  # sequences per optimizer step over all devices; 0 = data.batch_size x world size
     precision: str = "bf16-mixed"  # any Lightning precision: bf16-mixed | 32-true | bf16-true | 16-mixed
     accelerator: str = "auto"  # auto | cpu | gpu | cuda
@@ -183,6 +183,6 @@ def plan_steps(cfg: LMTrainConfig, world_size: int) -> StepPlan:
         )
     acc = gb // per_pass
     tps = gb * cfg.data.seq_len
-    steps = max(1, cfg.trainer.max_tokens // tps)
+    steps = max(1, int(cfg.trainer.max_tokens) // tps)
     return StepPlan(world_size, micro, acc, gb, cfg.data.seq_len, tps, steps)
 
