@@ -13,18 +13,17 @@ from audiolm.cli import main
 from audiolm.scaling.plan import PlanConfig, write_sweep
 from audiolm.scaling.runner import collect, print_commands, run_sweep
 
-# a stand-in for `audiolm train lm CONFIG`: reads the run config, writes final.json with the loss
-# of a known law L = E + A/N^α + B/D^β; fails once for runs named in $FAIL_ONCE (an "interruption")
+# a stand-in for `audiolm train lm CONFIG`: reads the run config (PyYAML only, so it starts fast),
+# writes final.json with the loss of a known law L = E + A/N^α + B/D^β (N = the planned total
+# parameters, passed through the config's header comment); fails once for runs named in
+# $FAIL_ONCE (an "interruption")
 FAKE_TRAIN = textwrap.dedent("""
-    import importlib.util, json, os, sys
+    import json, os, re, sys
     from pathlib import Path
-    from omegaconf import OmegaConf
-    from audiolm.config import load_yaml_with_bases
-    # load flops.py by path: `import audiolm.lm` would import torch (seconds per fake run)
-    spec = importlib.util.spec_from_file_location("flops", os.environ["FLOPS_PY"])
-    flops = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(flops)
-    cfg = OmegaConf.to_container(load_yaml_with_bases(sys.argv[1]))
+    import yaml
+    text = Path(sys.argv[1]).read_text()
+    cfg = yaml.safe_load(text)
+    n = int(re.search(r"([0-9,]+) params", text).group(1).replace(",", ""))
     run_dir = Path(cfg["exp_dir"]) / cfg["name"]
     run_dir.mkdir(parents=True, exist_ok=True)
     with open(run_dir.parent / "calls.txt", "a") as f:
@@ -33,31 +32,24 @@ FAKE_TRAIN = textwrap.dedent("""
     if cfg["name"] in os.environ.get("FAIL_ONCE", "").split(",") and not marker.exists():
         marker.write_text("x")
         sys.exit(3)
-    m = dict(cfg["model"])
-    p = flops.param_counts(m)
     tokens = cfg["trainer"]["max_tokens"]
-    loss = 1.69 + 406.4 / p["total"] ** 0.34 + 410.7 / tokens ** 0.28
+    loss = 1.69 + 406.4 / n ** 0.34 + 410.7 / tokens ** 0.28
     json.dump({"val_loss": loss, "tokens": tokens, "steps": 10,
-               "params": {k: p[k] for k in ("embedding", "non_embedding", "total")},
-               "flops_per_token": flops.training_flops_per_token(m, cfg["data"]["seq_len"]),
-               "wall_time_s": 1.5}, open(run_dir / "final.json", "w"))
+               "params": {"total": n}, "wall_time_s": 1.5}, open(run_dir / "final.json", "w"))
 """)
 
 
 @pytest.fixture
-def sweep(tmp_path, monkeypatch):
-    import audiolm.lm.flops
-
-    monkeypatch.setenv("FLOPS_PY", audiolm.lm.flops.__file__)
+def sweep(tmp_path):
     base = tmp_path / "base.yaml"
     base.write_text(f"exp_dir: {tmp_path / 'exp'}\nmodel:\n  vocab_size: 256\n  max_seq_len: 64\n")
     plan = PlanConfig(base_config=str(base), budgets=[1e12, 3e12, 1e13], seq_len=64, vocab_size=0,
                       name_prefix="t")
-    plan.width.min, plan.width.max, plan.width.step = 16, 192, 16
+    plan.width.values = [24, 32, 48, 64, 96, 128]
     plan.heads.head_dim = 16
     plan.depth.a, plan.depth.b, plan.depth.c = 16.0, 1.0, 0.0  # layers = round(d / (16 + log2 d))
     plan.batch.tokens = 2048
-    plan.skip.min_steps, plan.skip.min_tokens_per_param, plan.skip.max_tokens_per_param = 20, 1.0, 1000.0
+    plan.skip.min_steps, plan.skip.min_tokens_per_param, plan.skip.max_tokens_per_param = 20, 3.0, 300.0
     out = tmp_path / "sweep" / "sweep.yaml"
     doc = write_sweep(plan, out)
     (tmp_path / "fake_train.py").write_text(FAKE_TRAIN)
@@ -72,7 +64,7 @@ def _calls(tmp_path):
 def test_run_skips_finished_and_resumes_interrupted(sweep, tmp_path, monkeypatch):
     out, doc, cmd = sweep
     names = [r["name"] for r in doc["runs"]]
-    assert len(names) == 14
+    assert len(names) == 9
     victim = names[2]
     monkeypatch.setenv("FAIL_ONCE", victim)
     logs = []
