@@ -84,10 +84,14 @@ class _Session:
         import torch
 
         from audiolm.lm.checkpoint import load_lm
+        from audiolm.lm.module import CheckpointMismatchError
 
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.args = args
-        self.lm = load_lm(args.checkpoint, device=device)
+        try:
+            self.lm = load_lm(args.checkpoint, device=device)
+        except (FileNotFoundError, CheckpointMismatchError) as e:
+            raise SystemExit(f"audiolm generate: error: {e}") from None
         if self.lm.tokenizer is None:
             raise SystemExit(f"{args.checkpoint}: the checkpoint has no tokenizer; it cannot be prompted")
         self.tok = self.lm.tokenizer
@@ -116,6 +120,8 @@ class _Session:
 
         from audiolm.codec.audio import resample
 
+        if not Path(path).is_file():
+            raise SystemExit(f"audiolm generate: error: audio file {path} not found")
         wav, sr = sf.read(path, dtype="float32", always_2d=True)
         wav = wav.mean(1)
         if sr != self.codec.sample_rate:

@@ -191,15 +191,15 @@ class LMModule(pl.LightningModule):
     # ---- training ------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int):
         out = self._loss(batch)
-        finite = bool(torch.isfinite(out.loss.detach()))
-        finite = self.trainer.strategy.reduce_boolean_decision(finite, all=True)
+        host = torch.cat([out.loss.detach().float().reshape(1), out.count]).tolist()  # one host sync
+        loss_value, counts = host[0], host[1:]
+        finite = self.trainer.strategy.reduce_boolean_decision(math.isfinite(loss_value), all=True)
         if not finite:
-            self._non_finite(f"training loss is {out.loss.item()}")
+            self._non_finite(f"training loss is {loss_value}")
             return None
         self.log("train/loss", out.nll.detach(), prog_bar=True)
         if self.cfg.optim.z_loss:
             self.log("train/z_loss", out.z.detach())
-        counts = out.count.tolist()  # one host sync for all modalities
         for code, name in MODALITY_NAMES.items():
             if code != SPECIAL and counts[code] > 0:
                 self.log(f"train/loss_{name}", out.nll_sum[code] / counts[code])
