@@ -76,30 +76,34 @@ def random_documents(batch: int, seq: int, mean_len: int, g: torch.Generator) ->
     return doc, pos
 
 
-def cuda_rows(args) -> list[dict]:
+def device_rows(args, dev: torch.device) -> list[dict]:
+    """AudioLM alone: tokens/s, MFU and peak memory per shape and attention backend (bf16 autocast)."""
     from audiolm.lm import flops
     from audiolm.lm.attention import xformers_available
     from audiolm.lm.model import AudioLM
 
+    cuda = dev.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     rows = []
-    backends = [b for b in args.backends.split(",") if b != "xformers" or xformers_available()]
+    backends = [b for b in args.backends.split(",") if b != "xformers" or (cuda and xformers_available())]
     for shape in args.shapes.split(","):
         cfg = preset(shape, vocab_size=args.vocab or None)
         batch, seq = args.batch or 4, args.seq or 4096
         g = torch.Generator().manual_seed(0)
-        x = torch.randint(0, cfg.vocab_size, (batch, seq), generator=g).cuda()
-        y = torch.randint(0, cfg.vocab_size, (batch, seq), generator=g).cuda()
-        doc, pos = (t.cuda() for t in random_documents(batch, seq, args.doc_len, g))
+        x = torch.randint(0, cfg.vocab_size, (batch, seq), generator=g).to(dev)
+        y = torch.randint(0, cfg.vocab_size, (batch, seq), generator=g).to(dev)
+        doc, pos = (t.to(dev) for t in random_documents(batch, seq, args.doc_len, g))
         fpt = flops.training_flops_per_token(cfg, seq, convention="exact")
         for backend in backends:
+            row = {"shape": shape, "attention": backend, "batch": batch, "seq": seq}
             torch.manual_seed(0)
-            model = AudioLM(replace(cfg, attention=backend)).cuda()
+            model = AudioLM(replace(cfg, attention=backend)).to(dev)
             model.activation_checkpointing = args.checkpointing
             step_model = torch.compile(model) if args.compile else model
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+            opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=cuda)
 
             def step():
-                with torch.autocast("cuda", dtype=torch.bfloat16):
+                with torch.autocast(dev.type, dtype=torch.bfloat16):
                     out = step_model(x, pos, doc, labels=y, z_loss=1e-4)
                 out.loss.backward()
                 opt.step()
@@ -108,21 +112,19 @@ def cuda_rows(args) -> list[dict]:
             try:
                 for _ in range(3):
                     step()
-                torch.cuda.reset_peak_memory_stats()
-                t = interleaved_timing({"s": step}, args.rounds, args.reps, sync=torch.cuda.synchronize)["s"]
+                if cuda:
+                    torch.cuda.reset_peak_memory_stats()
+                t = interleaved_timing({"s": step}, args.rounds, args.reps, sync=sync)["s"]
+                tok_s = batch * seq / t
+                row.update(tok_s=tok_s, mfu=flops.mfu(tok_s, fpt, args.peak_flops))
+                if cuda:
+                    row["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
             except torch.cuda.OutOfMemoryError:
-                rows.append({"shape": shape, "attention": backend, "batch": batch, "seq": seq, "tok_s": "OOM"})
-                continue
-            finally:
-                pass
-            tok_s = batch * seq / t
-            rows.append({
-                "shape": shape, "attention": backend, "batch": batch, "seq": seq,
-                "tok_s": tok_s, "mfu": flops.mfu(tok_s, fpt, args.peak_flops),
-                "peak_mem_gib": torch.cuda.max_memory_allocated() / 2**30,
-            })
+                row["tok_s"] = "OOM"
+            rows.append(row)
             del model, opt, step_model
-            torch.cuda.empty_cache()
+            if cuda:
+                torch.cuda.empty_cache()
     return rows
 
 
@@ -149,7 +151,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     if args.device == "cuda":
         args.shapes = args.shapes or "135m,600m"
-        rows = cuda_rows(args)
+        rows = device_rows(args, torch.device("cuda"))
         emit(rows, args.json, "AudioLM training step on CUDA (bf16 autocast, packed documents)")
     else:
         args.shapes = args.shapes or "tiny,135m"

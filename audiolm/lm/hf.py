@@ -109,22 +109,17 @@ def hf_config_from(cfg: ModelConfig, **extra: Any):
         use_sliding_window=False,
         **extra,
     )
-    if "rope_parameters" in getattr(Qwen3Config, "__dataclass_fields__", {}) or _accepts_rope_parameters():
+    if _transformers_major() >= 5:
         return Qwen3Config(rope_parameters=rope, **kwargs)
     # transformers 4.x: rope_theta + rope_scaling ("type"/"rope_type" both accepted)
     scaling = None if rope["rope_type"] == "default" else {k: v for k, v in rope.items() if k != "rope_theta"}
     return Qwen3Config(rope_theta=rope["rope_theta"], rope_scaling=scaling, **kwargs)
 
 
-def _accepts_rope_parameters() -> bool:
-    import inspect
+def _transformers_major() -> int:
+    import transformers
 
-    from transformers import Qwen3Config
-
-    try:
-        return "rope_parameters" in inspect.signature(Qwen3Config.__init__).parameters
-    except (TypeError, ValueError):
-        return False
+    return int(transformers.__version__.split(".")[0])
 
 
 def _hf_state_to_audiolm(sd: dict[str, torch.Tensor], cfg: ModelConfig) -> dict[str, torch.Tensor]:
