@@ -278,10 +278,8 @@ def load_hf_qwen3(
     path = Path(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"{path}: not a Hugging Face model directory (no config.json)")
-    try:
-        hf_model = Qwen3ForCausalLM.from_pretrained(str(path), dtype=dtype)
-    except TypeError:  # transformers 4.x
-        hf_model = Qwen3ForCausalLM.from_pretrained(str(path), torch_dtype=dtype)
+    dtype_kw = "dtype" if _transformers_major() >= 5 else "torch_dtype"
+    hf_model = Qwen3ForCausalLM.from_pretrained(str(path), **{dtype_kw: dtype})
     model = from_hf(hf_model, attention=attention)
     del hf_model
     return resize_vocab(model, vocab_size, keep_rows=keep_rows)
