@@ -74,8 +74,8 @@ def emilia_record(utt: str, text: str) -> dict:
 
 
 def make_emilia_jsonl(root: Path, bad: bool = False) -> Path:
-    """Emilia (lhotse layout): EN/EN_B00000.jsonl + EN/EN_B00000_S00000/mp3/*.mp3."""
-    d = root / "EN"
+    """Emilia (lhotse layout): raw/EN/EN_B00000.jsonl + raw/EN/EN_B00000_S00000/mp3/*.mp3."""
+    d = root / "raw" / "EN"
     d.mkdir(parents=True, exist_ok=True)
     recs = []
     for s in range(2):

@@ -388,7 +388,10 @@ def prepare_emilia(corpus_dir, out, *, dev_fraction: float = 0.01, test_fraction
     report = SkipReport("prepare emilia")
     items: list[Item] = []
     for d in lang_dirs:
-        for jf in sorted(d.glob("*.jsonl")):
+        lhotse_items = _lhotse_emilia(d, dev_fraction, test_fraction, report)
+        if lhotse_items is not None:
+            items += lhotse_items
+        for jf in sorted(d.glob("*.jsonl")) if lhotse_items is None else []:
             for n, line in enumerate(read_text_file(jf, report).splitlines()):
                 if not line.strip():
                     continue
@@ -408,6 +411,35 @@ def prepare_emilia(corpus_dir, out, *, dev_fraction: float = 0.01, test_fraction
             items += _emilia_tar_items(tf, d.name, out / "audio" / d.name / tf.stem, dev_fraction, test_fraction, report)
     splits = items_to_cuts(items, report, max_duration)
     return write_corpus(out, "emilia", splits, report)
+
+
+def _lhotse_emilia(lang_dir: Path, dev: float, test: float, report: SkipReport) -> list[Item] | None:
+    """lhotse's ``prepare_emilia`` for its layout (``CORPUS/raw/LANG/*.jsonl``); None when it does not
+    apply or fails on a bad item (then the per-line reader runs and counts the bad items)."""
+    if lang_dir.parent.name != "raw" or lang_dir.name.upper() not in ("DE", "EN", "FR", "JA", "KO", "ZH"):
+        return None
+    if not list(lang_dir.glob("*.jsonl")):
+        return None
+    try:
+        from lhotse.recipes.emilia import prepare_emilia as lhotse_prepare
+
+        cuts = lhotse_prepare(lang_dir.parent.parent, lang_dir.name.lower(), num_jobs=4)
+        n_lines = sum(1 for jf in lang_dir.glob("*.jsonl") for line in jf.read_text("utf-8").splitlines() if line.strip())
+        if len(cuts) != n_lines:  # lhotse drops a line whose audio is missing without a word
+            raise FileNotFoundError(f"{n_lines - len(cuts)} utterances without audio")
+    except Exception as e:
+        log.warning("lhotse prepare_emilia failed on %s (%s); reading line by line", lang_dir, e)
+        report.repair("lhotse_recipe_fallback", f"{lang_dir.name}: {type(e).__name__}")
+        return None
+    items = []
+    for c in cuts:
+        sup = c.supervisions[0]
+        rec = {"id": c.id, "speaker": sup.speaker, "language": sup.language, "text": sup.text, **(sup.custom or {})}
+        it = _emilia_json_item(rec, None, lang_dir.name, dev, test, report)
+        if it:
+            it.recording = c.recording
+            items.append(it)
+    return items
 
 
 def _emilia_tar_items(tar_path: Path, lang_dir: str, audio_out: Path, dev: float, test: float,
