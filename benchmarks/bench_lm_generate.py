@@ -66,7 +66,6 @@ def main() -> None:
                 "audiolm_tok_s": n / t["audiolm"], "transformers_tok_s": n / t["transformers"],
                 "speedup": t["transformers"] / t["audiolm"], "same_tokens": result["ours"] == result["hf"],
             })
-        del ours, hf
     emit(rows, args.json, f"greedy generation, audiolm vs transformers generate ({args.device}, {args.clock} clock)")
 
 

@@ -58,7 +58,6 @@ def cpu_rows(args) -> list[dict]:
             "audiolm_tok_s": tokens / t["audiolm"], "transformers_tok_s": tokens / t["transformers"],
             "speedup": t["transformers"] / t["audiolm"], "clock": args.clock,
         })
-        del ours, hf, opt_o, opt_h
     return rows
 
 
@@ -76,14 +75,43 @@ def random_documents(batch: int, seq: int, mean_len: int, g: torch.Generator) ->
     return doc, pos
 
 
+def _measure(cfg, batch_tensors, args, dev: torch.device) -> dict:
+    """Tokens/s (and CUDA peak memory) of AudioLM training steps; the model is freed on return."""
+    from audiolm.lm.model import AudioLM
+
+    cuda = dev.type == "cuda"
+    x, pos, doc, y = batch_tensors
+    torch.manual_seed(0)
+    model = AudioLM(cfg).to(dev)
+    model.activation_checkpointing = args.checkpointing
+    step_model = torch.compile(model) if args.compile else model
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=cuda)
+
+    def step():
+        with torch.autocast(dev.type, dtype=torch.bfloat16):
+            out = step_model(x, pos, doc, labels=y, z_loss=1e-4)
+        out.loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for _ in range(3):
+        step()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    t = interleaved_timing({"s": step}, args.rounds, args.reps, sync=sync)["s"]
+    res = {"tok_s": x.numel() / t}
+    if cuda:
+        res["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return res
+
+
 def device_rows(args, dev: torch.device) -> list[dict]:
     """AudioLM alone: tokens/s, MFU and peak memory per shape and attention backend (bf16 autocast)."""
     from audiolm.lm import flops
     from audiolm.lm.attention import xformers_available
-    from audiolm.lm.model import AudioLM
 
     cuda = dev.type == "cuda"
-    sync = torch.cuda.synchronize if cuda else (lambda: None)
     rows = []
     backends = [b for b in args.backends.split(",") if b != "xformers" or (cuda and xformers_available())]
     for shape in args.shapes.split(","):
@@ -96,33 +124,12 @@ def device_rows(args, dev: torch.device) -> list[dict]:
         fpt = flops.training_flops_per_token(cfg, seq, convention="exact")
         for backend in backends:
             row = {"shape": shape, "attention": backend, "batch": batch, "seq": seq}
-            torch.manual_seed(0)
-            model = AudioLM(replace(cfg, attention=backend)).to(dev)
-            model.activation_checkpointing = args.checkpointing
-            step_model = torch.compile(model) if args.compile else model
-            opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=cuda)
-
-            def step():
-                with torch.autocast(dev.type, dtype=torch.bfloat16):
-                    out = step_model(x, pos, doc, labels=y, z_loss=1e-4)
-                out.loss.backward()
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-
+            rows.append(row)
             try:
-                for _ in range(3):
-                    step()
-                if cuda:
-                    torch.cuda.reset_peak_memory_stats()
-                t = interleaved_timing({"s": step}, args.rounds, args.reps, sync=sync)["s"]
-                tok_s = batch * seq / t
-                row.update(tok_s=tok_s, mfu=flops.mfu(tok_s, fpt, args.peak_flops))
-                if cuda:
-                    row["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
+                row.update(_measure(replace(cfg, attention=backend), (x, pos, doc, y), args, dev))
             except torch.cuda.OutOfMemoryError:
                 row["tok_s"] = "OOM"
-            rows.append(row)
-            del model, opt, step_model
+            row["mfu"] = flops.mfu(row["tok_s"], fpt, args.peak_flops) if row["tok_s"] != "OOM" else "-"
             if cuda:
                 torch.cuda.empty_cache()
     return rows
