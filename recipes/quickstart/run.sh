@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The whole SODA study in miniature on the embedded offline corpus (2-core CPU, <= 30 minutes):
+#   corpus -> offline benchmarks -> codec -> tokens -> interleaved LM (5% text) -> eval -> report
+# Stages are resumable: a finished stage leaves a .done marker and is skipped on a rerun.
+#   bash recipes/quickstart/run.sh [--stage N] [--stop-stage M] [--exp DIR] [--size tiny|default]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+stage=0
+stop_stage=100
+exp=exp/quickstart
+size=default
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --stage) stage=$2; shift 2 ;;
+    --stop-stage) stop_stage=$2; shift 2 ;;
+    --exp) exp=$2; shift 2 ;;
+    --size) size=$2; shift 2 ;;
+    -h|--help) sed -n 2,6p "$0"; exit 0 ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+
+if [ "${AUDIOLM_NO_SETUP:-0}" != "1" ]; then
+  bash scripts/setup_env.sh
+  . .venv/bin/activate
+fi
+
+# Sizes: 'default' is the documented quickstart; 'tiny' is what the end-to-end test runs.
+if [ "$size" = tiny ]; then
+  UTTS=120; SPEAKERS=6; BENCH_SIZE=6
+  CODEC_SET="trainer.max_steps=40 trainer.val_every_n_steps=40 data.batch_size=4 teacher.steps=40 data.val_max_cuts=4"
+  LM_SET="trainer.max_tokens=40960 trainer.val_every_n_steps=5 trainer.ckpt_every_n_steps=5"
+  EVAL_ITEMS=3; BPE=600
+else
+  UTTS=2000; SPEAKERS=10; BENCH_SIZE=200; CODEC_SET=""
+  LM_SET=""; EVAL_ITEMS=0; BPE=2048
+fi
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+
+mkdir -p "$exp"
+timing="$exp/stage_times.tsv"
+run_stage() {  # run_stage N NAME COMMAND...
+  local n=$1 name=$2; shift 2
+  if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 0; fi
+  if [ -f "$exp/.done.$n.$name" ]; then echo "== stage $n ($name): done already, skipping"; return 0; fi
+  echo "== stage $n ($name)"
+  local t0=$(date +%s)
+  "$@"
+  local t1=$(date +%s)
+  printf "%s\t%s\t%s\n" "$n" "$name" "$((t1 - t0))" >> "$timing"
+  touch "$exp/.done.$n.$name"
+}
+
+D=$exp/data
+CODEC_CKPT=$exp/codec/checkpoints/last.ckpt
+LM_CKPT=$exp/lm/checkpoints/last.ckpt
+
+# 0. the embedded corpus: multi-speaker espeak-ng speech, documents of consecutive utterances
+run_stage 0 corpus audiolm prepare synth "$D/corpus" --utterances "$UTTS" --speakers "$SPEAKERS" --jobs 2
+# 1. text-only documents for the 5% text share of the mixture
+run_stage 1 text audiolm prepare synth-text "$D/text" --documents "$((UTTS / 2))"
+# 2. offline benchmark sets with held-out voices (sWUGGY, sBLIMP, SALMon, StoryCloze, ...)
+run_stage 2 benchmarks audiolm prepare benchmarks "$D/benchmarks" --size "$BENCH_SIZE" --workers 2
+# 3. the quick split-RVQ codec (semantic codebook distilled from an offline phone recognizer)
+run_stage 3 codec audiolm train codec quick exp_dir="$exp" name=codec \
+  train_cuts="$D/corpus/cuts_train.jsonl.gz" val_cuts="$D/corpus/cuts_dev.jsonl.gz" $CODEC_SET
+# 4. token shards (lhotse Shar, codes (T, n_q) int16)
+tokenize_all() {
+  for split in train dev test; do
+    audiolm tokenize --codec "$CODEC_CKPT" "$D/corpus/cuts_$split.jsonl.gz" "$exp/tokens/$split" --jobs 2
+  done
+}
+run_stage 4 tokenize tokenize_all
+# 5. the unified tokenizer: byte-level BPE on transcripts + text, then specials, then audio ids
+train_tokenizer() {
+  local cb
+  cb=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['codebook_size'])" "$exp/tokens/train/codec.json")
+  audiolm tokens train-bpe "$D/corpus/cuts_train.jsonl.gz" "$D/text/text_train.jsonl.gz" \
+    "$exp/tokenizer.json" --vocab-size "$BPE" --n-codebooks 8 --codebook-size "$cb"
+}
+run_stage 5 tokenizer train_tokenizer
+# 6. the interleaved LM: text-first + audio-first documents, 5% text-only tokens
+run_stage 6 lm audiolm train lm quickstart exp_dir="$exp" name=lm \
+  data.tokenizer="$exp/tokenizer.json" \
+  "data.train_shards=[$exp/tokens/train]" "data.val_shards=[$exp/tokens/dev]" \
+  "data.text_train=[$D/text/text_train.jsonl.gz]" "data.text_val=[$D/text/text_dev.jsonl.gz]" \
+  data.text_ratio=0.05 $LM_SET
+# 7. evaluation on the offline sets
+run_eval() {
+  local extra=()
+  if [ "$EVAL_ITEMS" -gt 0 ]; then extra=(--max-items "$EVAL_ITEMS"); fi
+  audiolm eval "$LM_CKPT" --data "$D/benchmarks" \
+    --tasks swuggy,sblimp,salmon,twuggy,tblimp,sstorycloze,tstorycloze,hellaswag,asr,tts \
+    --out "$exp/eval/report.json" --save-audio "$exp/eval/audio" "${extra[@]}" || {
+      rc=$?; [ "$rc" -eq 1 ] || exit "$rc"; echo "(some tasks failed: see $exp/eval/report.json)"; }
+}
+run_stage 7 eval run_eval
+# 8. the report: exp/quickstart/report.md + report.json + plots
+run_stage 8 report audiolm report "$exp" --probe-cuts "$D/corpus"
+
+echo
+echo "done: $exp/report.md  (tensorboard --logdir $exp)"
