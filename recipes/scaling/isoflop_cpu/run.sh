@@ -2,7 +2,8 @@
 # A whole IsoFLOP study on a 2-core CPU: several budgets x several sizes of the quickstart LM,
 # trained for real on the embedded synthetic corpus, then both fits, plots and a prediction.
 # Stages (all by default, or e.g. STAGES="3 4"):
-#   0 check    the quickstart's tokenizer and token shards exist (bash recipes/quickstart/run.sh)
+#   0 check    the quickstart's tokenizer, token shards and text corpus exist
+#              (bash recipes/quickstart/run.sh --stop-stage 5 writes them)
 #   1 plan     -> exp/scaling/isoflop_cpu/sweep.yaml + runs/*.yaml
 #   2 train    -> every run in turn via `audiolm train lm` (resumable: rerun to continue)
 #   3 collect  -> runs.csv
@@ -20,9 +21,10 @@ if [ -x .venv/bin/python ]; then . .venv/bin/activate; else bash scripts/setup_e
 for stage in $STAGES; do
   echo "== stage $stage ($(date +%H:%M:%S))"
   case $stage in
-    0) for f in exp/quickstart/tokenizer.json exp/quickstart/tokens/train exp/quickstart/tokens/dev; do
+    0) for f in exp/quickstart/tokenizer.json exp/quickstart/tokens/train exp/quickstart/tokens/dev \
+               exp/quickstart/data/text/text_train.jsonl.gz exp/quickstart/data/text/text_dev.jsonl.gz; do
          if [ ! -e "$f" ]; then
-           echo "missing $f: run the quickstart's data stages first (bash recipes/quickstart/run.sh)" >&2
+           echo "missing $f: run the quickstart's data stages first (bash recipes/quickstart/run.sh --stop-stage 5)" >&2
            exit 1
          fi
        done ;;
