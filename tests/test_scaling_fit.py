@@ -60,7 +60,7 @@ def test_exact_law_recovers_exponents():
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_noisy_law_lies_within_intervals(seed):
-    fit = fit_runs(synthetic(noise=0.004, seed=seed), n_boot=300, n_boot3=40, seed=seed)
+    fit = fit_runs(synthetic(noise=0.004, seed=seed), n_boot=300, n_boot3=40, seed=seed, top_k=4)
     for lo_hi, truth in ((fit["params_exponent_ci"], A_TRUE), (fit["tokens_exponent_ci"], B_TRUE),
                          (fit["approach3"]["params_exponent_ci"], A_TRUE),
                          (fit["approach3"]["tokens_exponent_ci"], B_TRUE)):
@@ -73,13 +73,13 @@ def test_param_conventions_and_flops_per_token_column():
     cols["non_embedding_params"] = cols["params"] * 0.5
     cols["output_head_params"] = cols["params"] * 0.25
     cols["flops_per_token"] = 6 * cols["params"]
-    fit = fit_runs(cols, param_convention="non_embedding", n_boot=20, n_boot3=0)
+    fit = fit_runs(cols, param_convention="non_embedding", n_boot=20, n_boot3=0, top_k=2)
     assert fit["param_convention"] == "non_embedding"
     # a constant factor on N moves the coefficient, not the exponents; D* still = C / F(N*)
     assert fit["params_exponent"] == pytest.approx(A_TRUE, abs=0.02)
     for e in fit["approach2"]["per_budget"]:
         assert e["D_opt"] == pytest.approx(e["budget"] / (12 * e["N_opt"]), rel=1e-6)
-    fit2 = fit_runs(cols, param_convention="non_embedding_plus_head", n_boot=20, n_boot3=0)
+    fit2 = fit_runs(cols, param_convention="non_embedding_plus_head", n_boot=20, n_boot3=0, top_k=2)
     assert fit2["approach2"]["per_budget"][0]["N_opt"] == pytest.approx(
         fit["approach2"]["per_budget"][0]["N_opt"] * 1.5, rel=1e-6)
 
@@ -97,7 +97,7 @@ def test_degenerate_input_warns_and_fits_what_is_valid():
     keep[i18[4:]] = False
     cols = {k: v[keep] for k, v in cols.items()}
     with pytest.warns(ScalingFitWarning) as rec:
-        fit = fit_runs(cols, n_boot=50, n_boot3=5)
+        fit = fit_runs(cols, n_boot=50, n_boot3=5, top_k=4)
     msgs = [str(w.message) for w in rec]
     assert any("3e+20" in m and "< 3" in m for m in msgs)
     assert any("1e+20" in m and "NaN" in m for m in msgs)
@@ -113,7 +113,7 @@ def test_too_few_budgets_gives_no_power_law_but_no_crash():
     cols = synthetic(budgets=[1e19])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ScalingFitWarning)
-        fit = fit_runs(cols, n_boot=10, n_boot3=0, predict=[1e21])
+        fit = fit_runs(cols, n_boot=10, n_boot3=0, predict=[1e21], top_k=4)
     assert fit["params_exponent"] is None and any(">= 2 usable budgets" in w for w in fit["warnings"])
     assert "approach2" not in fit["predictions"][0] and "approach3" in fit["predictions"][0]
 
@@ -121,7 +121,7 @@ def test_too_few_budgets_gives_no_power_law_but_no_crash():
 def test_predict_budget_from_json_roundtrip():
     import json
 
-    fit = json.loads(json.dumps(fit_runs(synthetic(), n_boot=20, n_boot3=0)))
+    fit = json.loads(json.dumps(fit_runs(synthetic(), n_boot=20, n_boot3=0, top_k=4)))
     p = predict_budget(fit, 3e21)
     assert p["approach2"]["N"] * p["approach2"]["D"] * 6 == pytest.approx(3e21, rel=0.05)
     assert p["approach3"]["D"] == pytest.approx(3e21 / (6 * p["approach3"]["N"]), rel=1e-6)

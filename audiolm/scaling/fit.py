@@ -371,7 +371,7 @@ def approach3_optimum(p3: dict, budget: float, fpt: FlopsPerToken, log_n_bounds:
 
 def fit_runs(cols: dict[str, np.ndarray], *, param_convention: str = "total", predict: Sequence[float] = (),
              n_boot: int = 1000, n_boot3: int = 200, ci: float = 0.95, seed: int = 0,
-             init_grid: dict | None = None) -> dict:
+             init_grid: dict | None = None, top_k: int = 16) -> dict:
     """Both approaches on runs.csv columns; returns the fit.json dict."""
     msgs: list[str] = []
     budget = np.asarray(cols["budget"], float)
@@ -391,7 +391,7 @@ def fit_runs(cols: dict[str, np.ndarray], *, param_convention: str = "total", pr
 
     with single_threaded_blas():
         a2 = approach2(budget, n, loss, fpt, n_boot=n_boot, ci=ci, seed=seed, msgs=msgs)
-        a3 = approach3(n, tokens, loss, n_boot=n_boot3, ci=ci, seed=seed, init_grid=init_grid, msgs=msgs)
+        a3 = approach3(n, tokens, loss, n_boot=n_boot3, ci=ci, seed=seed, init_grid=init_grid, top_k=top_k, msgs=msgs)
     valid_n = n[np.isfinite(n) & (n > 0)]
     result = {
         "param_convention": param_convention,
