@@ -19,10 +19,14 @@ def _one_thread():
     torch.set_num_threads(old)
 
 
-@pytest.fixture(scope="module")
-def codec(_one_thread):
+SPECTRAL = {"model.kind": "spectral", "model.seanet.ratios": "[2,2]", "model.spectral.channels": 16,
+            "model.spectral.n_blocks": 1, "model.spectral.griffin_lim_iters": 4}
+
+
+@pytest.fixture(scope="module", params=["seanet", "spectral"])
+def codec(_one_thread, request):
     torch.manual_seed(0)
-    c = tiny_codec()
+    c = tiny_codec(**(SPECTRAL if request.param == "spectral" else {}))
     # initialise the EMA codebooks from data once, as training would
     c.model.train()
     c.model(0.1 * torch.randn(8, 1, 8 * c.hop))

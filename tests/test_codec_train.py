@@ -124,3 +124,18 @@ def test_phone_teacher_learns_the_alignments(corpus, tmp_path):
         from lhotse import MonoCut
 
         train_phone_teacher([MonoCut(id="x", start=0, duration=1, channel=0)], 24000, tmp_path / "u.pt")
+
+
+def test_spectral_codec_trains_validates_and_loads(corpus, tmp_path):
+    from audiolm.codec import load_codec
+    from audiolm.codec.train import train_codec
+
+    cfg = _cfg(corpus, tmp_path, "spec", **{"model.kind": "spectral", "model.seanet.ratios": "[2,2]",
+                                            "model.spectral.channels": 16, "model.spectral.n_blocks": 1,
+                                            "model.spectral.griffin_lim_iters": 2, "loss.stft_weight": 1.0,
+                                            "model.quantizer.quantize_prob": 0.5, "trainer.max_steps": 2})
+    assert train_codec(cfg, progress=False)["steps"] == 2
+    codec = load_codec(str(tmp_path / "spec/checkpoints/last.ckpt"))
+    wav = 0.1 * torch.randn(1, 1, 20000)
+    codes = codec.encode(wav)
+    assert codes.shape == (1, 8, 11) and codec.decode(codes).shape == (1, 1, 11 * 1920)

@@ -144,11 +144,11 @@ def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> AudioCod
         raise FileNotFoundError(f"codec spec {spec!r}: no such checkpoint (or use mimi:PATH)")
     from ..config import config_from_dict
     from .config import CodecTrainConfig
-    from .model import SplitRVQCodec
+    from .model import build_codec
 
     ck = torch.load(path, map_location="cpu", weights_only=True)
     cfg = config_from_dict(CodecTrainConfig, ck["hyper_parameters"]["config"])
-    model = SplitRVQCodec(cfg.model)
+    model = build_codec(cfg.model)
     state = {k[len("model."):]: v for k, v in ck["state_dict"].items() if k.startswith("model.")}
     model.load_state_dict(state)
     return TrainedCodec(model, str(path)).to(device)

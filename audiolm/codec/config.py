@@ -40,13 +40,29 @@ class QuantizerConfig:
     ema_decay: float = 0.99
     dead_threshold: float = 0.1  # restart a code whose EMA usage < this x a uniform share of the batch
     quantizer_dropout: float = 0.5  # probability a sample keeps a random number of acoustic levels
+    lookup: str = "euclidean"  # euclidean | cosine (nearest code by direction)
+    quantize_prob: float = 1.0  # training: share of samples quantized, the rest pass through (Mimi: 0.5)
+
+
+@dataclass
+class SpectralConfig:
+    """``kind: spectral``: causal log-mel conv encoder, decoder to STFT log-magnitudes + Griffin-Lim."""
+
+    n_fft: int = 1024
+    hop: int = 240  # STFT hop; the codec hop (1920) must be a multiple
+    n_mels: int = 80
+    channels: int = 256
+    n_blocks: int = 2  # residual conv blocks at each rate
+    griffin_lim_iters: int = 32
 
 
 @dataclass
 class CodecModelConfig:
+    kind: str = "seanet"  # seanet (waveform SEANet, Mimi) | spectral (CPU-quick: learns in minutes)
     sample_rate: int = 24000
     channels: int = 1
     seanet: SEANetConfig = field(default_factory=SEANetConfig)
+    spectral: SpectralConfig = field(default_factory=SpectralConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
     downsample: int = 2  # extra stride after the transformer (Mimi: 25 Hz -> 12.5 Hz)
     quantizer: QuantizerConfig = field(default_factory=QuantizerConfig)

@@ -10,7 +10,11 @@ from .audio import LogMel
 
 
 class MultiScaleMelLoss(nn.Module):
-    """Sum over scales of L1 between log-mels (+ L2 on log-mels as in DAC/EnCodec), averaged."""
+    """Mean over scales of L1 between log-mel magnitudes (DAC-style), optionally + L1 on linear mels.
+
+    A squared error on log-mels would let near-silent bins (log of tiny values) dominate; L1 keeps
+    every bin's weight bounded.
+    """
 
     def __init__(self, sample_rate: int, n_ffts=(256, 512, 1024, 2048), n_mels=(32, 64, 80, 80)):
         super().__init__()
@@ -21,8 +25,7 @@ class MultiScaleMelLoss(nn.Module):
     def forward(self, y_hat: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         total = y.new_zeros(())
         for mel in self.mels:
-            a, b = mel(y_hat), mel(y)
-            total = total + F.l1_loss(a, b) + F.mse_loss(a, b)
+            total = total + F.l1_loss(mel(y_hat), mel(y))
         return total / len(self.mels)
 
 

@@ -15,7 +15,7 @@ from .config import CodecTrainConfig
 from .discriminator import MultiScaleSTFTDiscriminator
 from .losses import (MultiResolutionSTFTLoss, MultiScaleMelLoss, distillation_loss, feature_matching_loss,
                      hinge_d_loss, hinge_g_loss)
-from .model import SplitRVQCodec
+from .model import build_codec
 from .teachers import Teacher, align_features
 
 
@@ -33,7 +33,7 @@ class CodecModule(L.LightningModule):
         self.save_hyperparameters()
         self.cfg: CodecTrainConfig = config_from_dict(CodecTrainConfig, config)
         c = self.cfg
-        self.model = SplitRVQCodec(c.model)
+        self.model = build_codec(c.model)
         self.discriminator = MultiScaleSTFTDiscriminator(c.disc.n_ffts, c.disc.filters, c.disc.max_filters, c.disc.n_layers)
         self.mel_loss = MultiScaleMelLoss(c.model.sample_rate, c.loss.mel_n_ffts, c.loss.mel_n_mels)
         self.stft_loss = MultiResolutionSTFTLoss(c.loss.stft_n_ffts) if c.loss.stft_weight > 0 else None
@@ -109,23 +109,33 @@ class CodecModule(L.LightningModule):
     def generator_losses(self, wav: torch.Tensor, out, adversarial: bool) -> dict[str, torch.Tensor]:
         lc = self.cfg.loss
         y_hat = out.audio
-        losses: dict[str, torch.Tensor] = {"mel": self.mel_loss(y_hat, wav), "commit": out.q.commitment}
-        if self.stft_loss is not None:
-            losses["stft"] = self.stft_loss(y_hat, wav)
-        if lc.waveform_l1_weight > 0:
-            losses["wave_l1"] = F.l1_loss(y_hat, wav)
+        losses: dict[str, torch.Tensor] = {"commit": out.q.commitment}
+        if y_hat is None:  # spectral decoder: compare STFT log-magnitudes and their log-mels directly
+            losses.update(self.spectral_losses(out.log_mag, wav))
+        else:
+            losses["mel"] = self.mel_loss(y_hat, wav)
+            if self.stft_loss is not None:
+                losses["stft"] = self.stft_loss(y_hat, wav)
+            if lc.waveform_l1_weight > 0:
+                losses["wave_l1"] = F.l1_loss(y_hat, wav)
         if self.teacher is not None and lc.distill_weight > 0:
             with torch.no_grad():
                 target = align_features(self.teacher.features(wav).float(), out.q.semantic.shape[-1])
             student = self.distill_proj(out.q.semantic.transpose(1, 2))
             losses["distill"] = distillation_loss(student, target)
-        if adversarial:
+        if adversarial and y_hat is not None:
             fake_logits, fake_feats = self.discriminator(y_hat)
             with torch.no_grad():
                 _, real_feats = self.discriminator(wav)
             losses["adv"] = hinge_g_loss(fake_logits)
             losses["feat"] = feature_matching_loss(real_feats, fake_feats)
         return losses
+
+    def spectral_losses(self, log_mag: torch.Tensor, wav: torch.Tensor) -> dict[str, torch.Tensor]:
+        target = self.model.log_magnitude(wav)
+        pred = log_mag[..., : target.shape[-1]]
+        return {"mel": F.l1_loss(self.model.log_mel_of(pred), self.model.log_mel_of(target)),
+                "stft": F.l1_loss(pred, target)}
 
     def total_generator_loss(self, losses: dict[str, torch.Tensor]) -> torch.Tensor:
         lc = self.cfg.loss
@@ -142,7 +152,7 @@ class CodecModule(L.LightningModule):
         self._set_lr(opt_g, c.optim.lr, factor)
         self._set_lr(opt_d, c.optim.lr_disc, factor)
         wav = batch["audio"]
-        adversarial = c.loss.adv_weight > 0 and step >= c.loss.adv_start_step
+        adversarial = c.loss.adv_weight > 0 and step >= c.loss.adv_start_step and c.model.kind == "seanet"
         self.model.train()
         out = self.model(wav)
         losses = self.generator_losses(wav, out, adversarial)
@@ -194,19 +204,27 @@ class CodecModule(L.LightningModule):
         self.model.eval()
         with torch.no_grad():
             out = self.model(wav)
-            losses = {"mel": self.mel_loss(out.audio, wav), "l1": F.l1_loss(out.audio, wav)}
+            if out.audio is None:
+                losses = self.spectral_losses(out.log_mag, wav)
+                cb0 = self.model.decode_latent(self.model.quantizer.decode(out.q.codes[:, :1]))
+                losses["mel_cb0_only"] = self.spectral_losses(cb0, wav)["mel"]
+            else:
+                losses = {"mel": self.mel_loss(out.audio, wav), "l1": F.l1_loss(out.audio, wav)}
+                # reconstruction from codebook 0 alone (what the semantic tokens carry)
+                cb0 = self.model.decode(out.q.codes[:, :1])[..., : wav.shape[-1]]
+                losses["mel_cb0_only"] = self.mel_loss(cb0, wav)
             if self.teacher is not None and self.distill_proj is not None:
                 target = align_features(self.teacher.features(wav).float(), out.q.semantic.shape[-1])
                 losses["distill"] = distillation_loss(self.distill_proj(out.q.semantic.transpose(1, 2)), target)
-            # reconstruction from codebook 0 alone (what the semantic tokens carry)
-            losses["mel_cb0_only"] = self.mel_loss(self.model.decode(out.q.codes[:, :1])[..., : wav.shape[-1]], wav)
         n = wav.shape[0]
         for k, v in losses.items():
             self._val_sums[k] = self._val_sums.get(k, 0.0) + float(v) * n
         self._val_sums["_n"] = self._val_sums.get("_n", 0.0) + n
         self._val_codes.append(out.q.codes.cpu())
         if batch_idx == 0:
-            self._log_examples(wav, out.audio, batch.get("length"))
+            k = min(self.cfg.data.n_audio_examples, wav.shape[0])
+            rec = out.audio[:k] if out.audio is not None else self.model.griffin_lim(out.log_mag[:k])
+            self._log_examples(wav[:k], rec, batch.get("length"))
 
     def on_validation_epoch_end(self) -> None:
         n = max(self._val_sums.pop("_n", 1.0), 1.0)

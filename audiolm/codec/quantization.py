@@ -27,8 +27,14 @@ def _ddp() -> bool:
 
 
 class EuclideanCodebook(nn.Module):
-    def __init__(self, dim: int, size: int, decay: float = 0.99, eps: float = 1e-5, dead_threshold: float = 0.1):
+    def __init__(self, dim: int, size: int, decay: float = 0.99, eps: float = 1e-5, dead_threshold: float = 0.1,
+                 lookup: str = "euclidean"):
         super().__init__()
+        if lookup not in ("euclidean", "cosine"):
+            raise ValueError(f"codebook lookup must be euclidean or cosine, got {lookup!r}")
+        # cosine: nearest code by direction (DAC-style factorised codes); the code's value is still the
+        # EMA mean of its vectors. Robust to the latent's scale drifting early in training.
+        self.lookup = lookup
         # dead_threshold is relative: a code is dead when its EMA count falls under this fraction of
         # a uniform share of the vectors seen per step (so it means the same for any batch size).
         self.dim, self.size, self.decay, self.eps, self.dead_threshold = dim, size, decay, eps, dead_threshold
@@ -41,6 +47,8 @@ class EuclideanCodebook(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """x [N, dim] -> codes [N]."""
         e = self.embed
+        if self.lookup == "cosine":
+            return (F.normalize(x, dim=-1) @ F.normalize(e, dim=-1).t()).argmax(-1)
         dist2 = x.pow(2).sum(-1, keepdim=True) - 2 * x @ e.t() + e.pow(2).sum(-1)[None]
         return dist2.argmin(-1)
 
@@ -61,8 +69,9 @@ class EuclideanCodebook(nn.Module):
     @torch.no_grad()
     def init_from(self, x: torch.Tensor) -> None:
         self.embed.copy_(self._sample(x, self.size))
-        self.embed_sum.copy_(self.embed)
-        self.cluster_size.fill_(1.0)
+        share = x.shape[0] / self.size  # each code starts with a uniform share of the batch
+        self.embed_sum.copy_(self.embed * share)
+        self.cluster_size.fill_(share)
         self.initialized.fill_(True)
 
     @torch.no_grad()
@@ -175,14 +184,16 @@ class ResidualVQ(nn.Module):
 class SplitResidualVQ(nn.Module):
     def __init__(self, dim: int, codebook_dim: int = 256, n_semantic: int = 1, n_acoustic: int = 7,
                  codebook_size: int = 2048, split_mode: str = "parallel", decay: float = 0.99,
-                 dead_threshold: float = 0.1, quantizer_dropout: float = 0.5):
+                 dead_threshold: float = 0.1, quantizer_dropout: float = 0.5, lookup: str = "euclidean",
+                 quantize_prob: float = 1.0):
         super().__init__()
         if split_mode not in ("parallel", "residual"):
             raise ValueError(f"split_mode must be parallel or residual, got {split_mode!r}")
-        kw = dict(decay=decay, dead_threshold=dead_threshold)
+        kw = dict(decay=decay, dead_threshold=dead_threshold, lookup=lookup)
         self.n_semantic, self.n_acoustic, self.split_mode = n_semantic, n_acoustic, split_mode
         self.codebook_size = codebook_size
         self.quantizer_dropout = quantizer_dropout
+        self.quantize_prob = quantize_prob  # Mimi: in training, a sample is quantized with this probability
         self.semantic = ResidualVQ(dim, codebook_dim, n_semantic, codebook_size, **kw)
         self.acoustic = ResidualVQ(dim, codebook_dim, n_acoustic, codebook_size, **kw) if n_acoustic else None
 
@@ -211,7 +222,13 @@ class SplitResidualVQ(nn.Module):
         target = x if self.split_mode == "parallel" else x - sem_q.detach()
         ac_q, ac_codes, ac_commit = self.acoustic(target, update, keep)
         commit = (sem_commit * self.n_semantic + ac_commit * self.n_acoustic) / self.n_q
-        return QuantizedResult(sem_q + ac_q, torch.cat([sem_codes, ac_codes], 1), commit, sem_q, n_active)
+        out = sem_q + ac_q
+        if self.training and self.quantize_prob < 1 and n_q is None:
+            # the rest of the samples pass the latent through unquantized (the codebooks still learn
+            # from them): the encoder and decoder get an informative path from the first step
+            keep_q = (torch.rand(b, device=x.device) < self.quantize_prob).to(x.dtype)[:, None, None]
+            out = keep_q * out + (1 - keep_q) * x
+        return QuantizedResult(out, torch.cat([sem_codes, ac_codes], 1), commit, sem_q, n_active)
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:

@@ -89,8 +89,8 @@ def tiny_codec(seed: int = 0, **extra):
     from ..config import load_config
     from .api import TrainedCodec
     from .config import CodecTrainConfig
-    from .model import SplitRVQCodec
+    from .model import build_codec
 
     torch.manual_seed(seed)
     cfg = load_config(CodecTrainConfig, None, tiny_codec_overrides(**extra))
-    return TrainedCodec(SplitRVQCodec(cfg.model), "tiny")
+    return TrainedCodec(build_codec(cfg.model), "tiny")
