@@ -116,7 +116,7 @@ def test_cli_plan_run_collect_fit_predict(sweep, tmp_path, capsys):
     runs_csv, fit_json, png = tmp_path / "runs.csv", tmp_path / "fit.json", tmp_path / "fit.png"
     assert main(["scaling", "collect", str(out), "--out", str(runs_csv)]) == 0
     assert main(["scaling", "fit", str(runs_csv), "--out", str(fit_json), "--plot", str(png), "--sweep", str(out),
-                 "--predict", "1e14,1e15", "--n-boot", "50", "--n-boot3", "5"]) == 0
+                 "--predict", "1e14,1e15", "--n-boot", "50", "--n-boot3", "5", "--starts", "4"]) == 0
     fit = json.loads(fit_json.read_text())
     for key in ("params_exponent", "tokens_exponent", "params_exponent_ci", "tokens_exponent_ci", "approach3",
                 "predictions", "param_convention"):
