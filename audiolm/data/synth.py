@@ -22,8 +22,8 @@ from audiolm.data.sentences import SentenceGenerator
 ACCENTS: list[str] = ["en-us", "en", "en-gb-x-rp", "en-us-nyc", "en-gb-scotland", "en-gb-x-gbclan"]
 
 # Voice variants (espeak-ng-data/voices/!v), in two tiers by how well pocketsphinx recognises them
-# (everyday sentences, en-us, 160 wpm: WER in brackets); the first speakers of each gender come from
-# the first tier. Left out: max, paul, robert, Storm, m7, quincy, antonio, m4 (male, WER >= 0.85) and
+# (everyday sentences, en-us, 160 wpm: WER in the comments); the first speakers of each gender come
+# from the first tier. Left out: max, paul, robert, Storm, m7, quincy, antonio, m4 (male, WER >= 0.85) and
 # Alicia, Annie, Andrea, shelby, grandma, linda, belinda (female, WER >= 0.89).
 MALE_TIERS: list[list[str]] = [
     ["m6", "michel", "m2", "klatt"],  # 0.56 0.54 0.68 0.68
@@ -45,8 +45,9 @@ def make_speakers(k: int, seed: int = 0) -> list[Voice]:
     """K distinct, stable voices, alternating female / male, deterministic in (k, seed).
 
     The first speakers of each gender use distinct variants (the biggest timbre difference; the
-    best-recognised tier first), each with its own accent, pitch, rate and pitch range; once variants run out they are reused with
-    another accent and a different pitch/rate, so every (variant, accent, pitch, rate) is unique.
+    best-recognised tier first), each with its own accent, pitch, rate and pitch range; once
+    variants run out they are reused with another accent and a different pitch/rate, so every
+    (variant, accent, pitch, rate) is unique.
     ``make_speakers(k, seed)[:j] == make_speakers(j, seed)``: a bigger corpus keeps the voices of a
     smaller one with the same seed.
     """
