@@ -28,12 +28,13 @@ def configure_prepare_synth(p: argparse.ArgumentParser) -> None:
 
 
 def run_prepare_synth(args: argparse.Namespace) -> int:
+    from audiolm.data.espeak import EspeakError
     from audiolm.data.synth import build_synth_corpus
 
     try:
         stats = build_synth_corpus(args.out, args.utterances, args.speakers, args.seed, args.test_speakers,
                                    jobs=args.jobs, dev_fraction=args.dev_fraction, test_fraction=args.test_fraction)
-    except ValueError as e:
+    except (ValueError, EspeakError) as e:
         return _fail(str(e))
     sp = stats["splits"]
     print(f"wrote {args.out}: " + ", ".join(f"{k} {v['utterances']} utts / {v['hours']:.3f} h" for k, v in sp.items())

@@ -27,7 +27,7 @@ import ctypes
 import os
 import re
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 import numpy as np
@@ -316,15 +316,13 @@ class Espeak:
     deterministic: bool = True
     lead_s: float = 0.05
     tail_s: float = 0.1
-    _engine: _Engine = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._engine = _engine()
-        self._resample = _resampler(self._engine.native_rate, OUTPUT_SAMPLE_RATE)
+        self._resample = _resampler(_engine().native_rate, OUTPUT_SAMPLE_RATE)
 
     @property
     def native_sample_rate(self) -> int:
-        return self._engine.native_rate
+        return _engine().native_rate
 
     @property
     def sample_rate(self) -> int:

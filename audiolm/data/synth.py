@@ -234,7 +234,7 @@ def build_synth_corpus(out: str | Path, n_utterances: int = 2000, n_speakers: in
         for utt_id, err in fails:
             report.skip("synthesis_failed", f"{utt_id} ({err})")
         v = voices[p.speaker]
-        for utt_id, pos, text, path, n, words, phones in utts:
+        for pos, (utt_id, _, text, path, n, words, phones) in enumerate(utts):  # positions stay 0..n-1
             rec = make_recording(utt_id, path, OUTPUT_SAMPLE_RATE, n)
             cut = make_cut(utt_id, rec, text=text, speaker=speaker_id(p.speaker), document=p.doc_id, position=pos,
                            language="en", gender=v.gender, alignment={"word": words, "phone": phones})
