@@ -8,13 +8,13 @@
 #   2 train    -> every run in turn via `audiolm train lm` (resumable: rerun to continue)
 #   3 collect  -> runs.csv
 #   4 fit      -> fit_<convention>.json + .png for total / non_embedding / non_embedding_plus_head
-#   5 predict  -> N*, D*, loss and a ready config at PREDICT_BUDGET (default 1e13)
+#   5 predict  -> N*, D*, loss and a ready config at PREDICT_BUDGET (default 3.2e12)
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 HERE=recipes/scaling/isoflop_cpu
 OUT=${OUT:-exp/scaling/isoflop_cpu}
 STAGES=${STAGES:-"0 1 2 3 4 5"}
-PREDICT_BUDGET=${PREDICT_BUDGET:-1e13}
+PREDICT_BUDGET=${PREDICT_BUDGET:-3.2e12}
 PLAN_SET=${PLAN_SET:-}                 # extra plan overrides, e.g. PLAN_SET="budgets=[1e12,3e12]"
 if [ -x .venv/bin/python ]; then . .venv/bin/activate; else bash scripts/setup_env.sh && . .venv/bin/activate; fi
 
