@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from audiolm.codec import load_codec  # noqa: E402
-from audiolm.codec.metrics import real_time_factor, reconstruction_metrics  # noqa: E402
+from audiolm.codec.metrics import phone_recognition, real_time_factor, reconstruction_metrics  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -30,6 +30,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--cuts", required=True, help="cuts manifest (e.g. the corpus dev split)")
     ap.add_argument("--max-cuts", type=int, default=50)
     ap.add_argument("--asr", action="store_true", help="pocketsphinx WER on originals vs reconstructions")
+    ap.add_argument("--phone-teacher", help="a phone_teacher.pt (the codec run's teacher/): frame phone accuracy "
+                    "of that recognizer on originals vs reconstructions")
     ap.add_argument("--prefixes", default="1,8", help="also decode from the first k codebooks (comma list)")
     ap.add_argument("--rtf-seconds", type=float, default=10.0)
     ap.add_argument("--json", help="write the results here")
@@ -50,6 +52,8 @@ def main(argv=None) -> dict:
         r = reconstruction_metrics(codec, cuts, max_cuts=args.max_cuts, asr=args.asr and k == codec.n_codebooks,
                                    n_codebooks=k)
         res["reconstruction"][str(k)] = r
+    if args.phone_teacher:
+        res["phone_recognition"] = phone_recognition(codec, cuts, args.phone_teacher, max_cuts=args.max_cuts)
     full = res["reconstruction"][str(codec.n_codebooks)]
     sp = res["speed_1_thread"]
     print(f"codec {codec.spec}: {codec.frame_rate} Hz x {codec.n_codebooks} codebooks x {codec.codebook_size} "
@@ -62,6 +66,10 @@ def main(argv=None) -> dict:
         wo = f"{r['wer_original']:.3f}" if "wer_original" in r else "-"
         wr = f"{r['wer_reconstruction']:.3f}" if "wer_reconstruction" in r else "-"
         print(f"| {k} | {r['bitrate_bps']:.0f} | {r['mel_distance']:.3f} | {r['stoi']:.3f} | {pesq} | {wo} | {wr} |")
+    if "phone_recognition" in res:
+        pr = res["phone_recognition"]
+        print(f"phone recognizer frame accuracy: original {pr['phone_accuracy_original']:.3f}, "
+              f"reconstruction {pr['phone_accuracy_reconstruction']:.3f} ({pr['n_frames']} frames)")
     util = full.get("codebook_utilization", [])
     if util:
         print("codebook use (fraction used / perplexity): " +

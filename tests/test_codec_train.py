@@ -93,16 +93,19 @@ def test_discriminator_step_changes_only_the_discriminator(corpus):
 
 
 def test_configs_load_and_bad_keys_are_named():
-    from audiolm.codec.model import SplitRVQCodec
+    from audiolm.codec.model import SpectralRVQCodec, SplitRVQCodec, build_codec
     from audiolm.codec.train import load_train_config
     from audiolm.config import ConfigError
 
     quick = load_train_config("quick")
     assert quick.name == "quick"
-    q = SplitRVQCodec(quick.model)
-    assert q.hop == 1920 and q.frame_rate == 12.5 and q.n_codebooks == 8
+    q = build_codec(quick.model)
+    assert isinstance(q, SpectralRVQCodec)
+    assert q.hop == 1920 and q.frame_rate == 12.5 and q.n_codebooks == 8 and q.codebook_size == 256
     big = load_train_config("mimi_size")
     assert big.model.quantizer.codebook_size == 2048 and big.model.seanet.ratios == [8, 6, 5, 4]
+    b = build_codec(big.model)
+    assert type(b) is SplitRVQCodec and b.hop == 1920 and b.n_codebooks == 8
     with pytest.raises(ConfigError, match="n_filtrs"):
         load_train_config("quick", ["model.seanet.n_filtrs=3"])
 

@@ -11,7 +11,7 @@ import warnings
 def _quiet() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero",
-                 "lightning.pytorch.accelerators.cuda"):
+                 "lightning.pytorch.accelerators.cuda", "lightning.pytorch.trainer.connectors.checkpoint_connector"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*(LeafSpec|litlogger|does not have many workers|weights_only).*")
 

@@ -276,3 +276,32 @@ def semantic_probe(codec, cuts, test_cuts=None, *, codebooks: list[int] | None =
                                  context, steps, seed)
             res["accuracy"][str(q)] = _accuracy(probe, [c[q] for c, _ in te], [lab for _, lab in te])
     return res
+
+
+@torch.no_grad()
+def phone_recognition(codec, cuts, teacher, *, max_cuts: int = 50, max_seconds: float = 10.0) -> dict:
+    """Frame phone accuracy of a phone recognizer (e.g. the run's ``teacher/phone_teacher.pt``) on the
+    original audio and on the codec's reconstructions: an offline "are the phones recognisable" figure
+    that works on the synthetic corpus, where a general-English ASR model mostly fails on the
+    originals already."""
+    from .teachers import PhoneTeacher
+
+    if not isinstance(teacher, PhoneTeacher):
+        teacher = PhoneTeacher.load(teacher)
+    p2i = {p: i for i, p in enumerate(teacher.phones)}
+    sr = codec.sample_rate
+    hits = {"original": 0, "reconstruction": 0}
+    total = 0
+    for cut, audio, codes in _encode_all(codec, _cuts_list(cuts, max_cuts), max_seconds):
+        rec = codec.decode(codes[None])[0, 0].cpu().numpy()[: audio.size]
+        if rec.size < audio.size:
+            rec = np.pad(rec, (0, audio.size - rec.size))
+        for key, x in (("original", audio), ("reconstruction", rec)):
+            x = resample(x, sr, teacher.sample_rate)
+            pred = teacher.net(teacher.log_mel(torch.from_numpy(x)[None])).argmax(1)[0].numpy()
+            labels = frame_labels(cut, 1.0 / teacher.frame_rate, len(pred), p2i)
+            hits[key] += int((pred == labels).sum())
+            if key == "original":
+                total += len(labels)
+    return {"n_frames": total, "phone_accuracy_original": hits["original"] / max(total, 1),
+            "phone_accuracy_reconstruction": hits["reconstruction"] / max(total, 1)}
