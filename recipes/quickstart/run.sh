@@ -31,7 +31,7 @@ fi
 if [ "$size" = tiny ]; then
   UTTS=120; SPEAKERS=6; BENCH_SIZE=6
   CODEC_SET="trainer.max_steps=40 trainer.val_every_n_steps=40 data.batch_size=4 teacher.steps=40 data.val_max_cuts=4"
-  LM_SET="trainer.max_tokens=40960 trainer.val_every_n_steps=5 trainer.ckpt_every_n_steps=5"
+  LM_SET="trainer.max_tokens=81920 trainer.log_every_n_steps=2 trainer.val_every_n_steps=10 trainer.ckpt_every_n_steps=10"
   EVAL_ITEMS=3; BPE=600
 else
   UTTS=2000; SPEAKERS=10; BENCH_SIZE=200; CODEC_SET=""
