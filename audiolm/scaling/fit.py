@@ -7,8 +7,8 @@ and final loss (``runs.csv`` from ``audiolm scaling collect``; optional columns
 **Approach 2.** For each budget, a parabola ``L = p2·x² + p1·x + p0`` in ``x = log10 N`` is fitted
 to that budget's runs; its vertex gives ``N*(C)``. ``D*(C) = C / F(N*)`` where ``F(N)`` is the
 training FLOPs per token as a function of N in the FLOP convention of the runs (``6N`` makes
-``F = 6N``; the ``exact`` convention adds the attention and head terms, so ``F`` is interpolated in
-log-log from the runs' own ``flops_per_token``, or ``C / tokens`` when that column is absent).
+``F = 6N``; the ``exact`` convention adds the attention and head terms, so ``F`` is interpolated
+(monotone cubic in log-log) from the runs' own ``flops_per_token``, or ``C / tokens`` when that column is absent).
 Power laws ``N* = k_N·C^a`` and ``D* = k_D·C^b`` are least-squares lines in log-log. Confidence
 intervals: percentile bootstrap that resamples the runs of each budget with replacement and
 redoes both stages.
@@ -86,8 +86,10 @@ def select_params(cols: dict[str, np.ndarray], convention: str) -> np.ndarray:
 class FlopsPerToken:
     """Training FLOPs per token as a function of N (in the fit's param convention).
 
-    Inside the sampled range: linear interpolation of log F on log N; outside: the slope of a
-    least-squares line through all points, continued from the nearest end (continuous).
+    Inside the sampled range: a monotone cubic (PCHIP) through the runs' (log N, log F) points,
+    exact at every run and smooth between them; outside: a straight line in log-log continuing
+    the curve with its end slope (C¹, so Approach 3's optimum moves smoothly with C). ``slope``
+    and ``intercept`` (a least-squares line through all points) are kept as a summary.
     """
 
     def __init__(self, log_n: Sequence[float], log_f: Sequence[float]):
@@ -103,13 +105,33 @@ class FlopsPerToken:
             self.slope, self.intercept = (float(v) for v in np.polyfit(self.log_n, self.log_f, 1))
         else:
             self.slope, self.intercept = 1.0, float(self.log_f[0] - self.log_n[0])
+        self._interp = None
+
+    def _inside(self, x: np.ndarray) -> np.ndarray:
+        if len(self.log_n) < 3:
+            return np.interp(x, self.log_n, self.log_f)
+        if self._interp is None:
+            from scipy.interpolate import PchipInterpolator
+
+            self._interp = PchipInterpolator(self.log_n, self.log_f, extrapolate=True)
+        return self._interp(x)
+
+    def _end_slopes(self) -> tuple[float, float]:
+        if len(self.log_n) < 2:
+            return self.slope, self.slope
+        if len(self.log_n) < 3:
+            s = float((self.log_f[1] - self.log_f[0]) / (self.log_n[1] - self.log_n[0]))
+            return s, s
+        self._inside(self.log_n[:1])
+        d = self._interp.derivative()
+        return float(d(self.log_n[0])), float(d(self.log_n[-1]))
 
     def log(self, log_n: np.ndarray | float) -> np.ndarray:
         x = np.asarray(log_n, dtype=float)
-        y = np.interp(x, self.log_n, self.log_f)
-        lo, hi = x < self.log_n[0], x > self.log_n[-1]
-        y = np.where(lo, self.log_f[0] + self.slope * (x - self.log_n[0]), y)
-        y = np.where(hi, self.log_f[-1] + self.slope * (x - self.log_n[-1]), y)
+        y = self._inside(np.clip(x, self.log_n[0], self.log_n[-1]))
+        s_lo, s_hi = self._end_slopes()
+        y = np.where(x < self.log_n[0], self.log_f[0] + s_lo * (x - self.log_n[0]), y)
+        y = np.where(x > self.log_n[-1], self.log_f[-1] + s_hi * (x - self.log_n[-1]), y)
         return y
 
     def __call__(self, n):
@@ -123,6 +145,7 @@ class FlopsPerToken:
         obj = cls.__new__(cls)
         obj.log_n, obj.log_f = np.asarray(d["log_n"], float), np.asarray(d["log_f"], float)
         obj.slope, obj.intercept = float(d["slope"]), float(d["intercept"])
+        obj._interp = None
         return obj
 
 

@@ -15,6 +15,7 @@ def plot_fit(cols: dict, fit: dict, path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     budget = np.asarray(cols["budget"], float)
     n = select_params(cols, fit["param_convention"])
@@ -33,6 +34,8 @@ def plot_fit(cols: dict, fit: dict, path: str | Path) -> Path:
         e = per_budget.get(c, {})
         if e.get("parabola") and e["parabola"][0] is not None and e.get("log10_params_range"):
             lo, hi = e["log10_params_range"]
+            if e.get("N_opt"):  # draw the parabola out to its vertex, even outside the grid
+                lo, hi = min(lo, np.log10(e["N_opt"])), max(hi, np.log10(e["N_opt"]))
             x = np.linspace(lo - 0.1, hi + 0.1, 100)
             ax.plot(10 ** x, np.polyval(e["parabola"], x), color=colors[c], lw=1)
         if e.get("N_opt"):
@@ -71,6 +74,7 @@ def plot_fit(cols: dict, fit: dict, path: str | Path) -> Path:
                 ax.scatter([p["budget"]], [p["approach2"]["N" if label == "N*" else "D"]], marker="x", color="C0")
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("compute C (FLOPs)")
         ax.set_ylabel(label + (" (params)" if label == "N*" else " (tokens)"))
         ax.set_title(f"compute-optimal {label}")
