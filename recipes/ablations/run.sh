@@ -17,7 +17,8 @@ for f in "$Q/tokenizer.json" "$Q/tokens/train" "$Q/data/benchmarks"; do
 done
 for v in "${variants[@]}"; do
   echo "== $v"
-  audiolm train lm "recipes/ablations/$v.yaml" exp_dir="$exp" name="$v"
+  audiolm train lm "recipes/ablations/$v.yaml" exp_dir="$exp" name="$v" \
+    "data.text_train=[$Q/data/text/text_train.jsonl.gz]" "data.text_val=[$Q/data/text/text_dev.jsonl.gz]"
   if [ ! -f "$exp/$v/eval.json" ]; then
     audiolm eval "$exp/$v/checkpoints/last.ckpt" --data "$Q/data/benchmarks" \
       --tasks swuggy,sblimp,salmon,twuggy,tblimp,asr --out "$exp/$v/eval.json" || [ $? -eq 1 ]
