@@ -125,3 +125,18 @@ def test_predict_budget_from_json_roundtrip():
     p = predict_budget(fit, 3e21)
     assert p["approach2"]["N"] * p["approach2"]["D"] * 6 == pytest.approx(3e21, rel=0.05)
     assert p["approach3"]["D"] == pytest.approx(3e21 / (6 * p["approach3"]["N"]), rel=1e-6)
+
+
+def test_parabola_window_uses_the_runs_around_the_minimum():
+    from audiolm.scaling.fit import _window
+
+    x = np.log10([1, 2, 4, 8, 16, 32, 64])
+    y = np.array([5.0, 4.0, 3.0, 3.5, 4.0, 4.2, 4.3])
+    assert sorted(_window(x, y, 3).tolist()) == [1, 2, 3]
+    assert sorted(_window(x, np.array([1.0, 2, 3, 4, 5, 6, 7]), 3).tolist()) == [0, 1, 2]  # clamped at the edge
+    assert len(_window(x, y, 0)) == 7
+    # a wide grid on the exact law: windowed parabolas still recover the exponents
+    fit = fit_runs(synthetic(per_budget=13), n_boot=20, n_boot3=0, window=5, top_k=2)
+    assert fit["parabola_window"] == 5
+    assert all(e["n_fitted"] == 5 for e in fit["approach2"]["per_budget"])
+    assert fit["params_exponent"] == pytest.approx(A_TRUE, abs=0.02)

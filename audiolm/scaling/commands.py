@@ -124,6 +124,8 @@ def configure_scaling_fit(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sweep", help="the sweep file: stores its plan in fit.json so `predict` can write a config")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap resamples for Approach 2")
     p.add_argument("--n-boot3", type=int, default=200, help="bootstrap resamples for Approach 3")
+    p.add_argument("--window", type=int, default=0,
+                   help="Approach 2: fit each parabola to the K runs around its budget's lowest loss (0 = all runs)")
     p.add_argument("--starts", type=int, default=16, help="Approach 3: L-BFGS starts (the best points of the initialisation grid)")
     p.add_argument("--ci", type=float, default=0.95, help="confidence level of the intervals")
     p.add_argument("--seed", type=int, default=0)
@@ -168,7 +170,7 @@ def run_scaling_fit(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScalingFitWarning)
         fit = fit_runs(cols, param_convention=args.param_convention, predict=args.predict, n_boot=args.n_boot,
-                       n_boot3=args.n_boot3, ci=args.ci, seed=args.seed, top_k=args.starts)
+                       n_boot3=args.n_boot3, ci=args.ci, seed=args.seed, top_k=args.starts, window=args.window)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     fit["runs_csv"] = str(args.runs)

@@ -179,10 +179,22 @@ def _powerlaw(log_c: np.ndarray, log_y: np.ndarray) -> tuple[float, float]:
     return float(e), float(k)
 
 
+def _window(x: np.ndarray, y: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the k runs nearest in the size order to the lowest loss (a contiguous block)."""
+    order = np.argsort(x, kind="stable")
+    if k <= 0 or len(x) <= k:
+        return order
+    i = int(np.argmin(y[order]))
+    lo = min(max(0, i - k // 2), len(x) - k)
+    return order[lo : lo + k]
+
+
 def approach2(
     budget: np.ndarray, n: np.ndarray, loss: np.ndarray, fpt: FlopsPerToken, *,
-    n_boot: int = 1000, ci: float = 0.95, seed: int = 0, msgs: list[str] | None = None,
+    n_boot: int = 1000, ci: float = 0.95, seed: int = 0, msgs: list[str] | None = None, window: int = 0,
 ) -> dict:
+    """``window`` > 0: each parabola is fitted to the ``window`` runs around the budget's lowest
+    loss (in size order) instead of all of them (for grids wider than the parabolic region)."""
     msgs = [] if msgs is None else msgs
     per_budget, used = [], []
     groups = {}
@@ -198,15 +210,19 @@ def approach2(
         if len(np.unique(x)) < 3:
             _warn(msgs, f"budget {fmt_c(c)}: only {len(np.unique(x))} valid model size(s) (< 3); left out of Approach 2")
             continue
+        order = np.argsort(x)
+        i_min = int(np.argmin(y[order]))
+        entry["edge_minimum"] = bool(i_min in (0, len(x) - 1))
+        if window:
+            keep = _window(x, y, window)
+            x, y = x[keep], y[keep]
+            entry["n_fitted"] = int(len(x))
         xv, p = _vertex(x, y)
         entry["parabola"] = [float(v) for v in p]
         entry["log10_params_range"] = [float(x.min()), float(x.max())]
         if not np.isfinite(xv):
             _warn(msgs, f"budget {fmt_c(c)}: IsoFLOP parabola is not convex; left out of Approach 2")
             continue
-        order = np.argsort(x)
-        i_min = int(np.argmin(y[order]))
-        entry["edge_minimum"] = bool(i_min in (0, len(x) - 1))
         if entry["edge_minimum"]:
             _warn(msgs, f"budget {fmt_c(c)}: lowest loss is at the {'small' if i_min == 0 else 'large'} edge of its grid; "
                         "the optimum may lie outside it (extend the width grid)")
@@ -394,7 +410,7 @@ def approach3_optimum(p3: dict, budget: float, fpt: FlopsPerToken, log_n_bounds:
 
 def fit_runs(cols: dict[str, np.ndarray], *, param_convention: str = "total", predict: Sequence[float] = (),
              n_boot: int = 1000, n_boot3: int = 200, ci: float = 0.95, seed: int = 0,
-             init_grid: dict | None = None, top_k: int = 16) -> dict:
+             init_grid: dict | None = None, top_k: int = 16, window: int = 0) -> dict:
     """Both approaches on runs.csv columns; returns the fit.json dict."""
     msgs: list[str] = []
     budget = np.asarray(cols["budget"], float)
@@ -413,11 +429,12 @@ def fit_runs(cols: dict[str, np.ndarray], *, param_convention: str = "total", pr
     import scipy.optimize  # noqa: F401  (load scipy's BLAS before limiting its threads)
 
     with single_threaded_blas():
-        a2 = approach2(budget, n, loss, fpt, n_boot=n_boot, ci=ci, seed=seed, msgs=msgs)
+        a2 = approach2(budget, n, loss, fpt, n_boot=n_boot, ci=ci, seed=seed, msgs=msgs, window=window)
         a3 = approach3(n, tokens, loss, n_boot=n_boot3, ci=ci, seed=seed, init_grid=init_grid, top_k=top_k, msgs=msgs)
     valid_n = n[np.isfinite(n) & (n > 0)]
     result = {
         "param_convention": param_convention,
+        "parabola_window": window,
         "flop_convention": convention,
         "n_runs": int(len(n)),
         "n_valid_runs": int(np.sum(np.isfinite(loss) & np.isfinite(n))),
