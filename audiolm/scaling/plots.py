@@ -34,11 +34,13 @@ def plot_fit(cols: dict, fit: dict, path: str | Path) -> Path:
         e = per_budget.get(c, {})
         if e.get("parabola") and e["parabola"][0] is not None and e.get("log10_params_range"):
             lo, hi = e["log10_params_range"]
-            if e.get("N_opt"):  # draw the parabola out to its vertex, even outside the grid
+            if e.get("N_opt") and lo - 1 <= np.log10(e["N_opt"]) <= hi + 1:
+                # draw the parabola out to a vertex up to a decade outside the grid
                 lo, hi = min(lo, np.log10(e["N_opt"])), max(hi, np.log10(e["N_opt"]))
             x = np.linspace(lo - 0.1, hi + 0.1, 100)
             ax.plot(10 ** x, np.polyval(e["parabola"], x), color=colors[c], lw=1)
-        if e.get("N_opt"):
+        near = e.get("log10_params_range") and e["log10_params_range"][0] - 1 <= np.log10(e.get("N_opt") or 1e-300) <= e["log10_params_range"][1] + 1
+        if e.get("N_opt") and near:  # a vertex far outside the grid is listed in fit.json, not drawn
             ax.scatter([e["N_opt"]], [e["loss_opt"]], color=colors[c], marker="*", s=120,
                        edgecolors="k" if e.get("used") else "r", zorder=3)
     ax.set_xscale("log")
