@@ -108,6 +108,11 @@ def test_collect_columns(sweep, tmp_path):
     assert int(first["params"]) == r0["params"]["total"] and int(first["tokens"]) == r0["tokens"]
     assert int(first["non_embedding_params"]) == r0["params"]["non_embedding"]
     assert first["convention"] == "exact" and float(first["wall_time_s"]) == 1.5
+    assert first["loss_key"] == "val_loss"
+    rows = collect(out, tmp_path / "runs_wall.csv", log=lambda s: None, loss_key="wall_time_s")
+    assert all(r["loss"] == 1.5 for r in rows)
+    rows = collect(out, tmp_path / "runs_missing.csv", log=lambda s: None, loss_key="val_loss_per_modality.semantic")
+    assert all(r["loss"] != r["loss"] for r in rows)  # NaN: the fake final.json has no such entry
 
 
 def test_cli_plan_run_collect_fit_predict(sweep, tmp_path, capsys):

@@ -104,12 +104,15 @@ def run_scaling_run(args) -> int:
 def configure_scaling_collect(p: argparse.ArgumentParser) -> None:
     p.add_argument("sweep", help="sweep file from `audiolm scaling plan`")
     p.add_argument("--out", required=True, help="runs.csv to write")
+    p.add_argument("--loss-key", default="val_loss",
+                   help="final.json entry used as the loss: val_loss (default), or a dotted path such as "
+                        "val_loss_per_modality.semantic or val_bits_per_audio_second")
 
 
 def run_scaling_collect(args) -> int:
     from audiolm.scaling.runner import collect
 
-    rows = collect(args.sweep, args.out)
+    rows = collect(args.sweep, args.out, loss_key=args.loss_key)
     return 0 if rows else 1
 
 

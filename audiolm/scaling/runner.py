@@ -28,8 +28,18 @@ from audiolm.scaling.plan import load_sweep
 DEFAULT_TRAIN_COMMAND = "{python} -m audiolm train lm {config}"
 RUNS_CSV_COLUMNS = (
     "budget", "params", "tokens", "loss", "name", "convention", "non_embedding_params", "output_head_params",
-    "embedding_params", "flops_per_token", "flops", "wall_time_s", "d_model", "n_layers", "steps",
+    "embedding_params", "flops_per_token", "flops", "wall_time_s", "d_model", "n_layers", "steps", "loss_key",
 )
+
+
+def _lookup(record: dict, key: str):
+    """``val_loss`` or a dotted path such as ``val_loss_per_modality.semantic``."""
+    node = record
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
 
 
 def run_exp_dir(run: dict, default: str = "exp/lm") -> Path:
@@ -116,8 +126,12 @@ def print_commands(sweep_path: str | Path, *, train_command: str = DEFAULT_TRAIN
             if include_finished or not is_finished(r)]
 
 
-def collect(sweep_path: str | Path, out: str | Path, log: Callable[[str], None] = print) -> list[dict]:
-    """Write runs.csv (one row per finished run) from the runs' final.json; returns the rows."""
+def collect(sweep_path: str | Path, out: str | Path, log: Callable[[str], None] = print,
+            loss_key: str = "val_loss") -> list[dict]:
+    """Write runs.csv (one row per finished run) from the runs' final.json; returns the rows.
+
+    ``loss_key`` picks the loss column from final.json: ``val_loss`` (all validation tokens) or a
+    dotted path, e.g. ``val_loss_per_modality.semantic`` or ``val_bits_per_audio_second``."""
     sweep = load_sweep(sweep_path)
     rows, missing = [], []
     for run in sweep["runs"]:
@@ -140,7 +154,7 @@ def collect(sweep_path: str | Path, out: str | Path, log: Callable[[str], None] 
         tokens = int(res.get("tokens") or run["tokens"])
         # the plan's FLOPs per token is in the sweep's convention; final.json's may use another
         fpt = float(run.get("flops_per_token") or res.get("flops_per_token"))
-        loss = res.get("val_loss")
+        loss = _lookup(res, loss_key)
         rows.append({
             "budget": run["budget"],
             "params": total,
@@ -157,6 +171,7 @@ def collect(sweep_path: str | Path, out: str | Path, log: Callable[[str], None] 
             "d_model": run["model"]["d_model"],
             "n_layers": run["model"]["n_layers"],
             "steps": res.get("steps", run.get("steps", "")),
+            "loss_key": loss_key,
         })
     if missing:
         log(f"{len(missing)} of {len(sweep['runs'])} runs not finished (no final.json): {', '.join(missing[:10])}"
