@@ -5,33 +5,16 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-import platform
-import subprocess
 import time
 from pathlib import Path
 
 import torch
 
-from ..config import REPO_ROOT, load_config, save_config, to_dict
+from ..config import load_config, save_config, to_dict
+from ..runinfo import git_sha, package_versions
 from .config import CodecTrainConfig
 
 log = logging.getLogger("audiolm")
-
-
-def git_sha() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
-    except Exception:
-        return "unknown"
-
-
-def versions() -> dict:
-    import lightning
-    import lhotse
-
-    return {"python": platform.python_version(), "torch": str(torch.__version__), "lightning": lightning.__version__,
-            "lhotse": lhotse.__version__}
 
 
 def load_train_config(path, overrides=()) -> CodecTrainConfig:
@@ -97,7 +80,7 @@ def train_codec(cfg: CodecTrainConfig, *, progress: bool = True, teacher=None) -
         old = yaml.safe_load(hp.read_text()).get("config", {})
         if old.get("model") != to_dict(cfg)["model"]:
             raise ValueError(f"{run_dir} holds a run with a different model config; use another name= or exp_dir=")
-    save_config({"config": to_dict(cfg), "git_sha": git_sha(), "versions": versions(),
+    save_config({"config": to_dict(cfg), "git_sha": git_sha(), "versions": package_versions(),
                  "started": datetime.datetime.now().isoformat(timespec="seconds")}, hp)
 
     resume_step = 0

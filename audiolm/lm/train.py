@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import platform
-import subprocess
 import time
 import warnings
 from pathlib import Path
@@ -32,9 +30,9 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 
-import audiolm
-from audiolm.config import REPO_ROOT, ConfigError, to_dict
+from audiolm.config import ConfigError, to_dict
 from audiolm.lm import flops
+from audiolm.runinfo import git_sha, package_versions
 from audiolm.lm.callbacks import RNGStateCallback, ThroughputMonitor, instantiate_callbacks
 from audiolm.lm.module import LMModule
 from audiolm.lm.train_config import LMTrainConfig, StepPlan, plan_steps, validate_train_config
@@ -47,30 +45,6 @@ def run_dir_of(cfg: LMTrainConfig) -> Path:
     if not cfg.name:
         raise ConfigError("name: a run needs a name (load_train_config takes it from the config file)")
     return Path(cfg.exp_dir) / cfg.name
-
-
-def git_sha() -> str | None:
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10)
-        if sha.returncode != 0:
-            return None
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, timeout=10)
-        return sha.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return None
-
-
-def package_versions() -> dict[str, str]:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version(), "audiolm": audiolm.__version__}
-    for name in ("torch", "lightning", "lhotse", "tokenizers", "numpy", "xformers", "transformers"):
-        try:
-            out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return out
 
 
 def resolve_devices(cfg: LMTrainConfig) -> int:
