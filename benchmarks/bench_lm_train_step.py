@@ -113,7 +113,7 @@ def device_rows(args, dev: torch.device) -> list[dict]:
 
     cuda = dev.type == "cuda"
     rows = []
-    backends = [b for b in args.backends.split(",") if b != "xformers" or (cuda and xformers_available())]
+    backends = args.backends.split(",")
     for shape in args.shapes.split(","):
         cfg = preset(shape, vocab_size=args.vocab or None)
         batch, seq = args.batch or 4, args.seq or 4096
@@ -125,11 +125,14 @@ def device_rows(args, dev: torch.device) -> list[dict]:
         for backend in backends:
             row = {"shape": shape, "attention": backend, "batch": batch, "seq": seq}
             rows.append(row)
-            try:
-                row.update(_measure(replace(cfg, attention=backend), (x, pos, doc, y), args, dev))
-            except torch.cuda.OutOfMemoryError:
-                row["tok_s"] = "OOM"
-            row["mfu"] = flops.mfu(row["tok_s"], fpt, args.peak_flops) if row["tok_s"] != "OOM" else "-"
+            if backend == "xformers" and not (cuda and xformers_available()):
+                row["tok_s"] = "unavailable"  # not installed, or a build without kernels for this torch
+            else:
+                try:
+                    row.update(_measure(replace(cfg, attention=backend), (x, pos, doc, y), args, dev))
+                except torch.cuda.OutOfMemoryError:
+                    row["tok_s"] = "OOM"
+            row["mfu"] = flops.mfu(row["tok_s"], fpt, args.peak_flops) if isinstance(row["tok_s"], float) else "-"
             if cuda:
                 torch.cuda.empty_cache()
     return rows

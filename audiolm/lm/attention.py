@@ -12,6 +12,7 @@ kernels, and the package must import and train without it.
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +22,22 @@ import torch.nn.functional as F
 
 @functools.lru_cache(maxsize=1)
 def xformers_available() -> bool:
+    """True when xformers imports AND its CUDA kernels run here.
+
+    An xformers wheel built for another torch/CUDA imports fine but has no kernels ("xFormers
+    can't load C++/CUDA extensions"); probing one tiny call keeps ``auto`` on SDPA in that case
+    instead of failing at the first forward pass.
+    """
+    if not torch.cuda.is_available():
+        return False
     try:
-        import xformers.ops  # noqa: F401
-    except Exception:
+        from xformers.ops import memory_efficient_attention
+
+        q = torch.zeros(1, 8, 1, 64, device="cuda", dtype=torch.float16)
+        memory_efficient_attention(q, q, q)
+    except Exception as exc:  # ImportError, or NotImplementedError from a kernel-less build
+        warnings.warn(f"xformers unusable here, attention falls back to SDPA: {type(exc).__name__}: "
+                      f"{str(exc).splitlines()[0] if str(exc) else ''}", stacklevel=2)
         return False
     return True
 
@@ -37,7 +51,8 @@ def resolve_backend(name: str, device: torch.device | str) -> str:
         if device.type != "cuda":
             raise RuntimeError("attention=xformers needs a CUDA device (xformers has no CPU kernels); use auto or sdpa")
         if not xformers_available():
-            raise RuntimeError("attention=xformers but xformers is not importable (pip install 'audiolm[xformers]')")
+            raise RuntimeError("attention=xformers but xformers is not importable or has no CUDA kernels for this "
+                               "torch build (pip install 'audiolm[xformers]' matching your torch)")
         return "xformers"
     if name == "sdpa":
         return "sdpa"
