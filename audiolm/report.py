@@ -75,7 +75,26 @@ def codec_figures(exp: Path, probe_cuts: Path | None, max_cuts: int = 24) -> dic
         out["reconstruction"] = reconstruction_metrics(codec, CutSet.from_file(dev), max_cuts=max_cuts)
     if train.is_file() and test.is_file():
         out["semantic_probe"] = semantic_probe(codec, CutSet.from_file(train), CutSet.from_file(test), max_cuts=200)
+    if dev.is_file() and train.is_file():
+        out["word_identification"] = _word_identification(codec, exp, CutSet.from_file(train), CutSet.from_file(dev),
+                                                          max_cuts)
     return out
+
+
+def _word_identification(codec, exp: Path, train, dev, max_cuts: int) -> dict:
+    """Are the words of the reconstructions recognisable? A judge fitted to the corpus (own seed, not
+    the codec's teacher), cached in the experiment; skipped when the cuts carry no word alignments."""
+    from audiolm.codec.intelligibility import word_identification
+    from audiolm.codec.phones import has_phone_alignments
+    from audiolm.codec.teachers import train_phone_teacher
+
+    train = list(train)
+    if not has_phone_alignments(train):
+        return {"skipped": "no phone/word alignments in the corpus"}
+    judge = exp / "codec" / "judge" / "phone_recognizer.pt"
+    if not judge.is_file():
+        train_phone_teacher(train, 16000, judge, hidden=128, steps=400, seed=1)
+    return word_identification(codec, dev, judge, lexicon_cuts=train, max_cuts=max_cuts)
 
 
 def _plot_curves(scalars: dict, out_dir: Path) -> dict[str, str]:
@@ -208,6 +227,14 @@ def render_markdown(r: dict) -> str:
                       "codebook 0 beats the last codebook clearly):", "", "| codebook | accuracy |", "|---|---|"]
             lines += [f"| {q} | {_v(a)} |" for q, a in probe.get("accuracy", {}).items()]
             lines += [f"| majority-class chance | {_v(probe.get('chance'))} |", ""]
+        wi = cd.get("word_identification", {})
+        if "word_accuracy_original" in wi:
+            lines += ["Word identification (are the words recognisable?): a phone recogniser fitted to the corpus "
+                      f"picks each aligned word among {wi['n_pronunciations']} pronunciations "
+                      f"(chance {1 / wi['n_pronunciations']:.4f}), {wi['n_words']} dev words:", "",
+                      "| audio | word accuracy |", "|---|---|",
+                      f"| original | {_v(wi['word_accuracy_original'])} |",
+                      f"| codec reconstruction | {_v(wi['word_accuracy_reconstruction'])} |", ""]
     else:
         lines += [f"{cd}", ""]
     lm = r["lm"]

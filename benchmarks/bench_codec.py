@@ -32,6 +32,11 @@ def main(argv=None) -> dict:
     ap.add_argument("--asr", action="store_true", help="pocketsphinx WER on originals vs reconstructions")
     ap.add_argument("--phone-teacher", help="a phone_teacher.pt (the codec run's teacher/): frame phone accuracy "
                     "of that recognizer on originals vs reconstructions")
+    ap.add_argument("--word-recognizer", help="a phone recognizer (phone_teacher.pt format) used as word-identification "
+                    "judge on originals vs reconstructions (audiolm.codec.intelligibility); trained here on "
+                    "--lexicon-cuts (seed 1, independent of the codec's teacher) when the file does not exist")
+    ap.add_argument("--lexicon-cuts", help="cuts with word/phone alignments for the judge's lexicon and training "
+                    "(e.g. the corpus train split)")
     ap.add_argument("--prefixes", default="1,8", help="also decode from the first k codebooks (comma list)")
     ap.add_argument("--rtf-seconds", type=float, default=10.0)
     ap.add_argument("--json", help="write the results here")
@@ -54,6 +59,8 @@ def main(argv=None) -> dict:
         res["reconstruction"][str(k)] = r
     if args.phone_teacher:
         res["phone_recognition"] = phone_recognition(codec, cuts, args.phone_teacher, max_cuts=args.max_cuts)
+    if args.word_recognizer:
+        res["word_identification"] = _word_identification(codec, cuts, args)
     full = res["reconstruction"][str(codec.n_codebooks)]
     sp = res["speed_1_thread"]
     print(f"codec {codec.spec}: {codec.frame_rate} Hz x {codec.n_codebooks} codebooks x {codec.codebook_size} "
@@ -70,6 +77,10 @@ def main(argv=None) -> dict:
         pr = res["phone_recognition"]
         print(f"phone recognizer frame accuracy: original {pr['phone_accuracy_original']:.3f}, "
               f"reconstruction {pr['phone_accuracy_reconstruction']:.3f} ({pr['n_frames']} frames)")
+    if "word_identification" in res:
+        wi = res["word_identification"]
+        print(f"word identification ({wi['n_words']} words, {wi['n_pronunciations']} candidate pronunciations): "
+              f"original {wi['word_accuracy_original']:.3f}, reconstruction {wi['word_accuracy_reconstruction']:.3f}")
     util = full.get("codebook_utilization", [])
     if util:
         print("codebook use (fraction used / perplexity): " +
@@ -77,6 +88,20 @@ def main(argv=None) -> dict:
     if args.json:
         Path(args.json).write_text(json.dumps(res, indent=2))
     return res
+
+
+def _word_identification(codec, cuts, args) -> dict:
+    from lhotse import CutSet
+
+    from audiolm.codec.intelligibility import word_identification
+    from audiolm.codec.teachers import train_phone_teacher
+
+    lexicon_cuts = list(CutSet.from_file(args.lexicon_cuts)) if args.lexicon_cuts else None
+    if not Path(args.word_recognizer).exists():
+        if not lexicon_cuts:
+            raise SystemExit(f"--word-recognizer {args.word_recognizer} does not exist: give --lexicon-cuts to train it")
+        train_phone_teacher(lexicon_cuts, 16000, args.word_recognizer, steps=600, seed=1)
+    return word_identification(codec, cuts, args.word_recognizer, lexicon_cuts=lexicon_cuts, max_cuts=args.max_cuts)
 
 
 if __name__ == "__main__":

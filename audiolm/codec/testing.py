@@ -40,9 +40,22 @@ def synth_phones(rng: np.random.Generator, sr: int, seconds: float, f0: float):
     return audio, items
 
 
+def fake_words(items, size: int = 3) -> list:
+    """Word alignment over phone ``items``: consecutive groups of ``size`` phones, spelled by their phones."""
+    from lhotse.supervision import AlignmentItem
+
+    words = []
+    for i in range(0, len(items), size):
+        group = items[i : i + size]
+        start = group[0][1]
+        end = group[-1][1] + group[-1][2]
+        words.append(AlignmentItem("".join(s for s, _, _ in group), start, round(end - start, 4)))
+    return words
+
+
 def make_fake_cuts(out_dir: str | Path, n: int = 8, sr: int = 24000, seconds: float = 2.0, seed: int = 0,
                    n_speakers: int = 2):
-    """Write ``n`` wav files + return a lhotse CutSet (MonoCuts, one supervision with phone alignment)."""
+    """Write ``n`` wav files + return a lhotse CutSet (MonoCuts, one supervision with phone and word alignments)."""
     import soundfile as sf
     from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
     from lhotse.supervision import AlignmentItem
@@ -61,7 +74,8 @@ def make_fake_cuts(out_dir: str | Path, n: int = 8, sr: int = 24000, seconds: fl
         sup = SupervisionSegment(id=rec.id, recording_id=rec.id, start=0.0, duration=rec.duration,
                                  text=" ".join(s for s, _, _ in items), speaker=f"spk{spk}", language="en",
                                  custom={"document": f"doc{i // 4}", "position": i % 4},
-                                 alignment={"phone": [AlignmentItem(s, st, d) for s, st, d in items]})
+                                 alignment={"phone": [AlignmentItem(s, st, d) for s, st, d in items],
+                                            "word": fake_words(items)})
         cuts.append(MonoCut(id=rec.id, start=0.0, duration=rec.duration, channel=0, recording=rec,
                             supervisions=[sup]))
     return CutSet.from_cuts(cuts)

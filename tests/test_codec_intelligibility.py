@@ -1,0 +1,81 @@
+"""Word identification judge: Viterbi over phone posteriors, corpus lexicon, originals vs reconstructions."""
+
+import numpy as np
+import pytest
+import torch
+
+from audiolm.codec.intelligibility import Lexicon, normalize_word, viterbi_scores, word_spans
+from audiolm.codec.testing import make_fake_cuts
+
+
+def _lexicon(prons: dict[str, tuple[str, ...]], phones: list[str]) -> Lexicon:
+    p2i = {p: i for i, p in enumerate(phones)}
+    keys = sorted(set(prons.values()))
+    ids = np.full((len(keys), max(map(len, keys))), -1)
+    for r, k in enumerate(keys):
+        ids[r, : len(k)] = [p2i[p] for p in k]
+    words = [frozenset(w for w, p in prons.items() if p == k) for k in keys]
+    return Lexicon(keys, words, ids, np.array([len(k) for k in keys]))
+
+
+def _posteriors(frames: list[str], phones: list[str], sharp: float = 4.0) -> np.ndarray:
+    logits = np.zeros((len(frames), len(phones)))
+    for t, p in enumerate(frames):
+        logits[t, phones.index(p)] = sharp
+    return logits - np.log(np.exp(logits).sum(1, keepdims=True))
+
+
+def test_viterbi_prefers_the_spoken_pronunciation_and_needs_one_frame_per_phone():
+    phones = ["<sil>", "k", "a", "t", "b", "d", "o", "g"]
+    lex = _lexicon({"cat": ("k", "a", "t"), "bat": ("b", "a", "t"), "dog": ("d", "o", "g"), "ca": ("k", "a"),
+                    "catdog": ("k", "a", "t", "d", "o", "g")}, phones)
+    logp = _posteriors(["k", "k", "a", "a", "a", "t"], phones)
+    s = viterbi_scores(logp, lex)
+    best = lex.prons[int(np.argmax(s))]
+    assert best == ("k", "a", "t")
+    # exact path score: every frame on its own phone
+    expected = sum(logp[t, phones.index(p)] for t, p in enumerate(["k", "k", "a", "a", "a", "t"]))
+    assert s[lex.prons.index(("k", "a", "t"))] == pytest.approx(expected)
+    # a shorter span than a pronunciation cannot hold it
+    s2 = viterbi_scores(logp[:2], lex)
+    assert np.isneginf(s2[lex.prons.index(("d", "o", "g"))]) and np.isfinite(s2[lex.prons.index(("k", "a"))])
+
+
+def test_lexicon_from_alignments_merges_homophones(tmp_path):
+    from lhotse import MonoCut, SupervisionSegment
+    from lhotse.supervision import AlignmentItem as A
+
+    def cut(i, words, phones):
+        sup = SupervisionSegment(id=f"c{i}", recording_id=f"c{i}", start=0, duration=2,
+                                 alignment={"word": [A(*w) for w in words], "phone": [A(*p) for p in phones]})
+        return MonoCut(id=f"c{i}", start=0, duration=2, channel=0, supervisions=[sup])
+
+    cuts = [cut(0, [("There,", 0.0, 0.3), ("cat", 0.3, 0.3)],
+                [("D", 0.0, 0.15), ("e@", 0.15, 0.15), ("k", 0.3, 0.1), ("a", 0.4, 0.1), ("t", 0.5, 0.1)]),
+            cut(1, [("their", 0.0, 0.3)], [("<sil>", 0.0, 0.05), ("D", 0.05, 0.1), ("e@", 0.15, 0.15)])]
+    assert [w for w, *_ in word_spans(cuts[0])] == ["there", "cat"] and normalize_word("Don't!") == "don't"
+    lex = Lexicon.from_cuts(cuts, ["<sil>", "D", "a", "e@", "k", "t"])
+    assert len(lex) == 2
+    assert lex.words[lex.prons.index(("D", "e@"))] == {"there", "their"}
+    with pytest.raises(ValueError, match="alignment"):
+        Lexicon.from_cuts([MonoCut(id="x", start=0, duration=1, channel=0)], ["<sil>"])
+
+
+def test_word_identification_on_originals_and_reconstructions(tmp_path):
+    from lhotse import CutSet
+
+    from audiolm.codec.intelligibility import word_identification
+    from audiolm.codec.teachers import train_phone_teacher
+    from audiolm.codec.testing import tiny_codec
+
+    torch.manual_seed(0)
+    train = make_fake_cuts(tmp_path / "tr", n=16, seconds=1.5, seed=1)
+    dev = make_fake_cuts(tmp_path / "dev", n=4, seconds=1.5, seed=2)
+    rec = train_phone_teacher(CutSet.from_cuts(train), 24000, tmp_path / "judge.pt", hidden=32, steps=80,
+                              batch_size=8, segment_frames=80, seed=3)
+    res = word_identification(tiny_codec(), dev, tmp_path / "judge.pt", lexicon_cuts=train)
+    assert res["n_words"] >= 8 and res["n_pronunciations"] > 20
+    chance = 1 / res["n_pronunciations"]
+    assert res["word_accuracy_original"] > 10 * chance, res  # the judge hears the original words
+    assert 0.0 <= res["word_accuracy_reconstruction"] <= 1.0
+    assert rec.phones[0] == "<sil>"
