@@ -235,6 +235,9 @@ def render_markdown(r: dict) -> str:
                       "| audio | word accuracy |", "|---|---|",
                       f"| original | {_v(wi['word_accuracy_original'])} |",
                       f"| codec reconstruction | {_v(wi['word_accuracy_reconstruction'])} |", ""]
+            if "wer_original" in wi:
+                lines += [f"Free decoding with the same recogniser (a word loop, no boundaries): WER "
+                          f"{_v(wi['wer_original'])} on originals, {_v(wi['wer_reconstruction'])} on reconstructions.", ""]
     else:
         lines += [f"{cd}", ""]
     lm = r["lm"]

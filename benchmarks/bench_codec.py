@@ -80,7 +80,8 @@ def main(argv=None) -> dict:
     if "word_identification" in res:
         wi = res["word_identification"]
         print(f"word identification ({wi['n_words']} words, {wi['n_pronunciations']} candidate pronunciations): "
-              f"original {wi['word_accuracy_original']:.3f}, reconstruction {wi['word_accuracy_reconstruction']:.3f}")
+              f"original {wi['word_accuracy_original']:.3f}, reconstruction {wi['word_accuracy_reconstruction']:.3f}; "
+              f"free-decoding WER original {wi['wer_original']:.3f}, reconstruction {wi['wer_reconstruction']:.3f}")
     util = full.get("codebook_utilization", [])
     if util:
         print("codebook use (fraction used / perplexity): " +

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from audiolm.codec.intelligibility import Lexicon, normalize_word, viterbi_scores, word_spans
+from audiolm.codec.intelligibility import (Lexicon, decode_words, normalize_word, viterbi_scores, word_errors,
+                                          word_spans)
 from audiolm.codec.testing import make_fake_cuts
 
 
@@ -39,6 +40,18 @@ def test_viterbi_prefers_the_spoken_pronunciation_and_needs_one_frame_per_phone(
     # a shorter span than a pronunciation cannot hold it
     s2 = viterbi_scores(logp[:2], lex)
     assert np.isneginf(s2[lex.prons.index(("d", "o", "g"))]) and np.isfinite(s2[lex.prons.index(("k", "a"))])
+
+
+def test_free_decoding_finds_the_word_sequence_and_counts_errors():
+    phones = ["<sil>", "k", "a", "t", "b", "d", "o", "g"]
+    lex = _lexicon({"cat": ("k", "a", "t"), "bat": ("b", "a", "t"), "dog": ("d", "o", "g"), "ca": ("k", "a"),
+                    "god": ("g", "o", "d")}, phones)
+    frames = ["<sil>"] * 3 + ["k", "k", "a", "a", "t"] + ["<sil>"] * 2 + ["d", "o", "o", "g"] + ["b", "a", "t", "t"]
+    hyp = decode_words(_posteriors(frames, phones), lex, word_penalty=-2.0)
+    assert [lex.prons[h] for h in hyp] == [("k", "a", "t"), ("d", "o", "g"), ("b", "a", "t")]
+    assert word_errors(["cat", "dog", "bat"], hyp, lex) == 0
+    assert word_errors(["cat", "bat"], hyp, lex) == 1 and word_errors(["god"], hyp, lex) == 3
+    assert decode_words(_posteriors(["<sil>"] * 4, phones), lex) == []
 
 
 def test_lexicon_from_alignments_merges_homophones(tmp_path):
@@ -78,4 +91,5 @@ def test_word_identification_on_originals_and_reconstructions(tmp_path):
     chance = 1 / res["n_pronunciations"]
     assert res["word_accuracy_original"] > 10 * chance, res  # the judge hears the original words
     assert 0.0 <= res["word_accuracy_reconstruction"] <= 1.0
+    assert res["wer_original"] < 1.0 and res["wer_reconstruction"] >= 0.0
     assert rec.phones[0] == "<sil>"

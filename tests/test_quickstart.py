@@ -45,6 +45,7 @@ def test_quickstart_tiny_end_to_end(tmp_path):
     words = codec["word_identification"]
     assert words["n_words"] > 0 and 0.0 < words["word_accuracy_original"] <= 1.0
     assert 0.0 <= words["word_accuracy_reconstruction"] <= 1.0
+    assert words["wer_original"] >= 0.0 and words["wer_reconstruction"] >= 0.0
     final = report["lm"]["final"]
     assert _finite(final["val_loss"]) and final["val_loss"] > 0
     assert _finite(final["val_bits_per_audio_second"]) and final["val_bits_per_audio_second"] > 0
