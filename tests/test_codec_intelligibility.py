@@ -93,3 +93,31 @@ def test_word_identification_on_originals_and_reconstructions(tmp_path):
     assert 0.0 <= res["word_accuracy_reconstruction"] <= 1.0
     assert res["wer_original"] < 1.0 and res["wer_reconstruction"] >= 0.0
     assert rec.phones[0] == "<sil>"
+
+
+def test_corpus_recognizer_is_an_asr_judge(tmp_path):
+    from audiolm.codec.intelligibility import CorpusRecognizer
+    from audiolm.codec.testing import fake_words
+    from audiolm.eval.judges import make_asr_judge
+
+    torch.manual_seed(0)
+    d = tmp_path / "corpus"
+    make_fake_cuts(d / "a", n=16, seconds=1.5, seed=1).to_file(d / "cuts_train.jsonl.gz")
+    dev = make_fake_cuts(d / "b", n=3, seconds=1.5, seed=2)
+    dev.to_file(d / "cuts_dev.jsonl.gz")
+    CorpusRecognizer.from_corpus(d, steps=80)  # trains and caches the recogniser
+    assert (d / ".judge" / "phone_recognizer.pt").is_file()
+    judge = make_asr_judge(f"corpus:{d}")  # loads the cache
+    assert judge.name == f"corpus:{d}"
+    from audiolm.codec.audio import load_cut
+
+    cuts = list(dev)
+    texts = judge.transcribe([load_cut(c, 24000) for c in cuts] + [np.zeros(10, np.float32)], 24000)
+    assert len(texts) == 4 and texts[-1] == ""
+    spoken = [w.symbol for w in cuts[0].supervisions[0].alignment["word"]]
+    assert spoken == [w.symbol for w in fake_words([(i.symbol, i.start, i.duration)
+                                                   for i in cuts[0].supervisions[0].alignment["phone"]])]
+    hyp = texts[0].split()
+    assert len(set(hyp) & set(spoken)) >= 1, (hyp, spoken)  # the judge hears some of the words
+    with pytest.raises(FileNotFoundError, match="cuts_train"):
+        make_asr_judge(f"corpus:{tmp_path / 'nowhere'}")

@@ -61,6 +61,10 @@ class Lexicon:
     words: list[frozenset[str]]
     ids: np.ndarray  # [P, K] phone ids, -1 padded
     lengths: np.ndarray  # [P]
+    spellings: list[str] | None = None  # the most frequent word of each pronunciation (transcripts)
+
+    def spelling(self, i: int) -> str:
+        return self.spellings[i] if self.spellings else min(self.words[i])
 
     @classmethod
     def from_cuts(cls, cuts, phones: list[str]) -> "Lexicon":
@@ -78,7 +82,8 @@ class Lexicon:
         ids = np.full((len(prons), k), -1, dtype=np.int64)
         for r, pron in enumerate(prons):
             ids[r, : len(pron)] = [p2i[p] for p in pron]
-        return cls(prons, [frozenset(uses[p]) for p in prons], ids, np.array([len(p) for p in prons]))
+        return cls(prons, [frozenset(uses[p]) for p in prons], ids, np.array([len(p) for p in prons]),
+                   [uses[p].most_common(1)[0][0] for p in prons])
 
     def __len__(self) -> int:
         return len(self.prons)
@@ -219,3 +224,45 @@ def word_errors(ref: list[str], hyp: list[int], lex: Lexicon) -> int:
         for j, h in enumerate(hyp, 1):
             d[j] = min(prev[j] + 1, d[j - 1] + 1, prev[j - 1] + (r not in lex.words[h]))
     return int(d[-1])
+
+
+class CorpusRecognizer:
+    """An offline ASR judge for a corpus with word/phone alignments (the embedded one): the phone
+    recogniser + the corpus lexicon + :func:`decode_words`. Closed vocabulary: words the corpus never
+    says cannot be recognised. ``audiolm eval --set asr_judge=corpus:CORPUS_DIR`` uses it."""
+
+    def __init__(self, recognizer, lex: Lexicon, name: str = "corpus") -> None:
+        self.recognizer, self.lex, self.name = recognizer, lex, name
+
+    @classmethod
+    def from_corpus(cls, corpus_dir, *, steps: int = 600, seed: int = 1) -> "CorpusRecognizer":
+        """Load (or first train, cached in ``CORPUS_DIR/.judge/``) the recogniser of ``cuts_train``;
+        the lexicon holds the pronunciations of every split's alignments."""
+        from pathlib import Path
+
+        from lhotse import CutSet
+
+        from .teachers import PhoneTeacher, train_phone_teacher
+
+        corpus_dir = Path(corpus_dir)
+        splits = [corpus_dir / f"cuts_{s}.jsonl.gz" for s in ("train", "dev", "test")]
+        if not splits[0].is_file():
+            raise FileNotFoundError(f"corpus ASR judge: no {splits[0]} (a folder from `audiolm prepare synth`)")
+        train = list(CutSet.from_file(splits[0]))
+        cache = corpus_dir / ".judge" / "phone_recognizer.pt"
+        if not cache.is_file():
+            train_phone_teacher(train, 16000, cache, steps=steps, seed=seed)
+        rec = PhoneTeacher.load(cache)
+        others = [c for f in splits[1:] if f.is_file() for c in CutSet.from_file(f)]
+        return cls(rec, Lexicon.from_cuts(train + others, rec.phones), name=f"corpus:{corpus_dir}")
+
+    def transcribe(self, wavs, sample_rate: int) -> list[str]:
+        out = []
+        for wav in wavs:
+            wav = np.asarray(wav, dtype=np.float32).reshape(-1)
+            if wav.size < sample_rate // 50:
+                out.append("")
+                continue
+            hyp = decode_words(phone_log_posteriors(self.recognizer, wav, sample_rate), self.lex)
+            out.append(" ".join(self.lex.spelling(h) for h in hyp))
+        return out

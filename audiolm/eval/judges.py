@@ -7,6 +7,9 @@ ASR judges (``make_asr_judge(spec)``):
   (the same judge on the ground-truth audio), which every TTS report carries.
 - ``whisper:PATH`` or a local folder holding a Whisper model saved by ``transformers``
   (``WhisperForConditionalGeneration`` + its processor).
+- ``corpus:CORPUS_DIR`` (offline, for the embedded corpus): a phone recogniser trained on the
+  corpus' train split (cached in ``CORPUS_DIR/.judge/``) + a word loop over the corpus lexicon
+  (``audiolm.codec.intelligibility.CorpusRecognizer``); WER ~0.03 on real recordings of that corpus.
 
 Speaker similarity (``make_similarity(spec)``):
 
@@ -134,9 +137,14 @@ def make_asr_judge(spec: str = "pocketsphinx", device: str = "cpu") -> ASRJudge:
         return PocketSphinxJudge()
     if spec.startswith("whisper:"):
         return WhisperJudge(spec.split(":", 1)[1], device)
+    if spec.startswith("corpus:"):
+        from audiolm.codec.intelligibility import CorpusRecognizer
+
+        return CorpusRecognizer.from_corpus(spec.split(":", 1)[1])
     if Path(spec).is_dir():
         return WhisperJudge(spec, device)
-    raise ValueError(f"unknown ASR judge {spec!r}: use 'pocketsphinx', 'whisper:PATH' or a local Whisper folder")
+    raise ValueError(f"unknown ASR judge {spec!r}: use 'pocketsphinx', 'whisper:PATH', 'corpus:CORPUS_DIR' or a "
+                     "local Whisper folder")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ run_stage 6 lm audiolm train lm quickstart exp_dir="$exp" name=lm \
 run_eval() {
   local extra=()
   if [ "$EVAL_ITEMS" -gt 0 ]; then extra=(--max-items "$EVAL_ITEMS"); fi
-  audiolm eval "$LM_CKPT" --data "$D/benchmarks" --config quick \
+  audiolm eval "$LM_CKPT" --data "$D/benchmarks" --config quick --set "asr_judge=corpus:$D/corpus" \
     --tasks swuggy,sblimp,salmon,twuggy,tblimp,sstorycloze,tstorycloze,hellaswag,asr,tts \
     --out "$exp/eval/report.json" --save-audio "$exp/eval/audio" "${extra[@]}" || {
       rc=$?; [ "$rc" -eq 1 ] || exit "$rc"; echo "(some tasks failed: see $exp/eval/report.json)"; }
