@@ -76,25 +76,22 @@ def codec_figures(exp: Path, probe_cuts: Path | None, max_cuts: int = 24) -> dic
     if train.is_file() and test.is_file():
         out["semantic_probe"] = semantic_probe(codec, CutSet.from_file(train), CutSet.from_file(test), max_cuts=200)
     if dev.is_file() and train.is_file():
-        out["word_identification"] = _word_identification(codec, exp, CutSet.from_file(train), CutSet.from_file(dev),
-                                                          max_cuts)
+        out["word_identification"] = _word_identification(codec, corpus, CutSet.from_file(dev), max_cuts)
     return out
 
 
-def _word_identification(codec, exp: Path, train, dev, max_cuts: int) -> dict:
-    """Are the words of the reconstructions recognisable? A judge fitted to the corpus (own seed, not
-    the codec's teacher), cached in the experiment; skipped when the cuts carry no word alignments."""
-    from audiolm.codec.intelligibility import word_identification
+def _word_identification(codec, corpus: Path, dev, max_cuts: int) -> dict:
+    """Are the words of the reconstructions recognisable? The corpus' ASR judge (own seed, not the
+    codec's teacher; the one the eval stage trained and cached, else trained now); skipped when the
+    cuts carry no word alignments."""
+    from audiolm.codec.intelligibility import CorpusRecognizer, word_identification
     from audiolm.codec.phones import has_phone_alignments
-    from audiolm.codec.teachers import train_phone_teacher
 
-    train = list(train)
-    if not has_phone_alignments(train):
+    dev = list(dev)
+    if not has_phone_alignments(dev):
         return {"skipped": "no phone/word alignments in the corpus"}
-    judge = exp / "codec" / "judge" / "phone_recognizer.pt"
-    if not judge.is_file():
-        train_phone_teacher(train, 16000, judge, hidden=128, steps=400, seed=1)
-    return word_identification(codec, dev, judge, lexicon_cuts=train, max_cuts=max_cuts)
+    judge = CorpusRecognizer.from_corpus(corpus)
+    return word_identification(codec, dev, judge.recognizer, lexicon=judge.lex, max_cuts=max_cuts)
 
 
 def _plot_curves(scalars: dict, out_dir: Path) -> dict[str, str]:

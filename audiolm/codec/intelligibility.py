@@ -89,14 +89,20 @@ class Lexicon:
         return len(self.prons)
 
 
+def _emissions(logp: np.ndarray, lex: Lexicon) -> np.ndarray:
+    """[T, P, K] log-posterior of each pronunciation's k-th phone at each frame (-inf on padding)."""
+    emit = logp[:, np.clip(lex.ids, 0, None)]
+    emit[:, lex.ids < 0] = -np.inf
+    return emit
+
+
 def viterbi_scores(logp: np.ndarray, lex: Lexicon) -> np.ndarray:
     """Best left-to-right path score of every pronunciation through frames ``logp`` [T, C].
 
     Each phone holds at least one frame; a pronunciation longer than the span scores -inf.
     """
     t_len = logp.shape[0]
-    emit = logp[:, np.clip(lex.ids, 0, None)]  # [T, P, K]
-    emit[:, lex.ids < 0] = -np.inf
+    emit = _emissions(logp, lex)
     delta = np.full(lex.ids.shape, -np.inf)
     delta[:, 0] = emit[0, :, 0]
     for t in range(1, t_len):
@@ -113,9 +119,12 @@ def phone_log_posteriors(recognizer, audio: np.ndarray, sample_rate: int) -> np.
     return logits.log_softmax(0).T.double().numpy()
 
 
-def identify_words(recognizer, audio: np.ndarray, sample_rate: int, cut, lex: Lexicon) -> list[tuple[str, bool]]:
-    """(spoken word, identified correctly?) for each aligned word of ``cut`` heard in ``audio``."""
-    logp = phone_log_posteriors(recognizer, audio, sample_rate)
+def identify_words(recognizer, audio: np.ndarray, sample_rate: int, cut, lex: Lexicon,
+                   logp: np.ndarray | None = None) -> list[tuple[str, bool]]:
+    """(spoken word, identified correctly?) for each aligned word of ``cut`` heard in ``audio``
+    (``logp``: its phone log-posteriors, when the caller has them already)."""
+    if logp is None:
+        logp = phone_log_posteriors(recognizer, audio, sample_rate)
     rate = recognizer.frame_rate
     out = []
     for word, start, end, _ in word_spans(cut):
@@ -128,12 +137,12 @@ def identify_words(recognizer, audio: np.ndarray, sample_rate: int, cut, lex: Le
 
 
 @torch.no_grad()
-def word_identification(codec, cuts, recognizer, *, lexicon_cuts=None, max_cuts: int = 50,
-                        max_seconds: float = 10.0) -> dict:
+def word_identification(codec, cuts, recognizer, *, lexicon_cuts=None, lexicon: Lexicon | None = None,
+                        max_cuts: int = 50, max_seconds: float = 10.0) -> dict:
     """Word-identification accuracy on originals and on ``codec`` reconstructions of ``cuts``.
 
-    ``recognizer``: a PhoneTeacher or the path of a saved one. The lexicon is built from
-    ``lexicon_cuts`` plus ``cuts`` (pronunciations only, no audio).
+    ``recognizer``: a PhoneTeacher or the path of a saved one. The lexicon is ``lexicon``, else built
+    from ``lexicon_cuts`` plus ``cuts`` (pronunciations only, no audio).
     """
     from .metrics import _cuts_list, _encode_all
     from .teachers import PhoneTeacher
@@ -141,7 +150,7 @@ def word_identification(codec, cuts, recognizer, *, lexicon_cuts=None, max_cuts:
     if not isinstance(recognizer, PhoneTeacher):
         recognizer = PhoneTeacher.load(recognizer)
     cuts = _cuts_list(cuts, max_cuts)
-    lex = Lexicon.from_cuts(list(lexicon_cuts or []) + cuts, recognizer.phones)
+    lex = lexicon or Lexicon.from_cuts(list(lexicon_cuts or []) + cuts, recognizer.phones)
     sr = codec.sample_rate
     hits, errors, total = {"original": 0, "reconstruction": 0}, {"original": 0, "reconstruction": 0}, 0
     for cut, audio, codes in _encode_all(codec, cuts, max_seconds):
@@ -149,9 +158,10 @@ def word_identification(codec, cuts, recognizer, *, lexicon_cuts=None, max_cuts:
         rec = np.pad(rec, (0, audio.size - rec.size))
         ref = [w for w, *_ in word_spans(cut)]
         for key, x in (("original", audio), ("reconstruction", rec)):
-            res = identify_words(recognizer, x, sr, cut, lex)
+            logp = phone_log_posteriors(recognizer, x, sr)
+            res = identify_words(recognizer, x, sr, cut, lex, logp)
             hits[key] += sum(ok for _, ok in res)
-            errors[key] += word_errors(ref, decode_words(phone_log_posteriors(recognizer, x, sr), lex), lex)
+            errors[key] += word_errors(ref, decode_words(logp, lex), lex)
             if key == "original":
                 total += len(res)
     return {"n_words": total, "n_pronunciations": len(lex),
@@ -172,8 +182,7 @@ def decode_words(logp: np.ndarray, lex: Lexicon, *, sil_id: int = 0, word_penalt
     t_len = logp.shape[0]
     if t_len == 0:
         return []
-    emit_all = logp[:, np.clip(lex.ids, 0, None)]  # [T, P, K]
-    emit_all[:, lex.ids < 0] = -np.inf
+    emit_all = _emissions(logp, lex)
     rows, last = np.arange(len(lex)), lex.lengths - 1
     delta = np.full(lex.ids.shape, -np.inf)
     start = np.zeros(lex.ids.shape, dtype=np.int64)

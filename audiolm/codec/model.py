@@ -27,7 +27,7 @@ class SplitRVQCodec(nn.Module):
     def __init__(self, cfg: CodecModelConfig):
         super().__init__()
         self.cfg = cfg
-        s, t, qc = cfg.seanet, cfg.transformer, cfg.quantizer
+        s = cfg.seanet
         kw = dict(channels=cfg.channels, dimension=s.dimension, n_filters=s.n_filters, ratios=tuple(s.ratios),
                   n_residual_layers=s.n_residual_layers, kernel_size=s.kernel_size,
                   last_kernel_size=s.last_kernel_size, residual_kernel_size=s.residual_kernel_size,
@@ -36,19 +36,7 @@ class SplitRVQCodec(nn.Module):
         self.encoder = SEANetEncoder(**kw)
         self.decoder = SEANetDecoder(**kw)
         d = s.dimension
-        if t.n_layers:
-            self.encoder_transformer = CausalTransformer(d, t.n_layers, t.n_heads, t.ffn_dim, t.context, t.layer_scale)
-            self.decoder_transformer = CausalTransformer(d, t.n_layers, t.n_heads, t.ffn_dim, t.context, t.layer_scale)
-        else:
-            self.encoder_transformer = self.decoder_transformer = None
-        if cfg.downsample > 1:
-            self.downsample = CausalConv1d(d, d, 2 * cfg.downsample, stride=cfg.downsample)
-            self.upsample = CausalConvTranspose1d(d, d, 2 * cfg.downsample, stride=cfg.downsample)
-        else:
-            self.downsample = self.upsample = None
-        self.quantizer = SplitResidualVQ(d, qc.codebook_dim, qc.n_semantic, qc.n_acoustic, qc.codebook_size,
-                                         qc.split_mode, qc.ema_decay, qc.dead_threshold, qc.quantizer_dropout,
-                                         qc.lookup, qc.quantize_prob)
+        self._build_bottleneck(cfg, d)
         self.hop = self.encoder.hop * max(cfg.downsample, 1)
         parts = [self.encoder, self.encoder_transformer, self.downsample]
         self.receptive_field = receptive_field(nn.ModuleList([p for p in parts if p is not None]), self.hop)
@@ -109,6 +97,24 @@ class SplitRVQCodec(nn.Module):
 # --- spectral variant -----------------------------------------------------------------------
 
 
+    def _build_bottleneck(self, cfg: CodecModelConfig, d: int) -> None:
+        """Transformers, 2x down/upsampling and the split RVQ at latent width ``d`` (both codec kinds)."""
+        t, qc = cfg.transformer, cfg.quantizer
+        if t.n_layers:
+            self.encoder_transformer = CausalTransformer(d, t.n_layers, t.n_heads, t.ffn_dim, t.context, t.layer_scale)
+            self.decoder_transformer = CausalTransformer(d, t.n_layers, t.n_heads, t.ffn_dim, t.context, t.layer_scale)
+        else:
+            self.encoder_transformer = self.decoder_transformer = None
+        if cfg.downsample > 1:
+            self.downsample = CausalConv1d(d, d, 2 * cfg.downsample, stride=cfg.downsample)
+            self.upsample = CausalConvTranspose1d(d, d, 2 * cfg.downsample, stride=cfg.downsample)
+        else:
+            self.downsample = self.upsample = None
+        self.quantizer = SplitResidualVQ(d, qc.codebook_dim, qc.n_semantic, qc.n_acoustic, qc.codebook_size,
+                                         qc.split_mode, qc.ema_decay, qc.dead_threshold, qc.quantizer_dropout,
+                                         qc.lookup, qc.quantize_prob)
+
+
 class _ResBlock(nn.Module):
     def __init__(self, dim: int, kernel: int = 3, dilation: int = 1):
         super().__init__()
@@ -131,7 +137,7 @@ class SpectralRVQCodec(SplitRVQCodec):
     def __init__(self, cfg: CodecModelConfig):
         nn.Module.__init__(self)
         self.cfg = cfg
-        sp, t, qc = cfg.spectral, cfg.transformer, cfg.quantizer
+        sp = cfg.spectral
         d, c = cfg.seanet.dimension, sp.channels
         stft_per_frame = math.prod(cfg.seanet.ratios)  # STFT frames per transformer frame
         self.stft_hop, self.n_fft = sp.hop, sp.n_fft
@@ -152,19 +158,7 @@ class SpectralRVQCodec(SplitRVQCodec):
             dec += [_ResBlock(c, 3, 2 ** j) for j in range(sp.n_blocks)]
         dec += [nn.ELU(), CausalConv1d(c, sp.n_fft // 2 + 1, 1)]
         self.decoder = nn.Sequential(*dec)
-        if t.n_layers:
-            self.encoder_transformer = CausalTransformer(d, t.n_layers, t.n_heads, t.ffn_dim, t.context, t.layer_scale)
-            self.decoder_transformer = CausalTransformer(d, t.n_layers, t.n_heads, t.ffn_dim, t.context, t.layer_scale)
-        else:
-            self.encoder_transformer = self.decoder_transformer = None
-        if cfg.downsample > 1:
-            self.downsample = CausalConv1d(d, d, 2 * cfg.downsample, stride=cfg.downsample)
-            self.upsample = CausalConvTranspose1d(d, d, 2 * cfg.downsample, stride=cfg.downsample)
-        else:
-            self.downsample = self.upsample = None
-        self.quantizer = SplitResidualVQ(d, qc.codebook_dim, qc.n_semantic, qc.n_acoustic, qc.codebook_size,
-                                         qc.split_mode, qc.ema_decay, qc.dead_threshold, qc.quantizer_dropout,
-                                         qc.lookup, qc.quantize_prob)
+        self._build_bottleneck(cfg, d)
         parts = [p for p in (self.encoder, self.encoder_transformer, self.downsample) if p is not None]
         self.receptive_field = receptive_field(nn.ModuleList(parts), self.hop) * sp.hop + sp.n_fft
 
