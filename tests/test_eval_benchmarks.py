@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from audiolm.eval.build import acoustics as ac
+from audiolm.eval.build import grammar_pairs
 from audiolm.eval.build import language as lang
 from audiolm.eval.build.benchmarks import build_benchmarks
 from audiolm.eval.context import EvalContext
@@ -19,8 +20,8 @@ from audiolm.tokens.layout import make_layout
 def bench(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     # text sets at their default size (cheap); spoken sets small
-    build_benchmarks(out, seed=3, tasks=["twuggy", "tblimp", "tstorycloze", "hellaswag"])
-    build_benchmarks(out, seed=3, size=4, tasks=["swuggy", "sblimp", "salmon", "sstorycloze", "speech"])
+    build_benchmarks(out, seed=3, tasks=["twuggy", "tblimp", "text_storycloze", "hellaswag"])
+    build_benchmarks(out, seed=3, size=4, tasks=["swuggy", "sblimp", "salmon", "sstorycloze", "topic_sstorycloze", "speech"])
     return out
 
 
@@ -52,7 +53,11 @@ def test_pseudowords_absent_from_lexicon_and_length_matched(bench):
 def test_minimal_pairs_differ_only_where_the_phenomenon_says(bench):
     items = read_text_set("tblimp", bench / "tblimp").items
     phenomena = {it.category for it in items}
-    assert phenomena == set(lang.PHENOMENA)
+    assert phenomena == set(grammar_pairs.PHENOMENA)
+    from audiolm.data.sentences import load_lexicon
+
+    agree = [{"is", "are"}, {"was", "were"}, {"has", "have"}]
+    agree += [{v.s3, v.base} for vs in load_lexicon().verbs.values() for v in vs]
     for it in items:
         good = it.choices[it.answer].text.rstrip(".").lower().split()
         bad = it.choices[1 - it.answer].text.rstrip(".").lower().split()
@@ -61,15 +66,56 @@ def test_minimal_pairs_differ_only_where_the_phenomenon_says(bench):
         assert diff == it.meta["diff"] and len(diff) == 1, (it.category, good, bad)
         g, b = good[diff[0]], bad[diff[0]]
         if it.category in ("subject_verb_agreement", "agreement_across_phrase"):
-            assert any({g, b} <= set(v[:2]) for v in lang.INTRANSITIVE)  # the same verb, 3sg vs base
+            assert {g, b} in agree, (g, b)  # be/have, or the same verb in 3sg vs base
         elif it.category == "determiner_noun_agreement":
             assert {g, b} in ({"this", "these"}, {"that", "those"})
-        elif it.category == "argument_structure":
-            assert g in {v[2] for v in lang.TRANSITIVE} and b in {v[2] for v in lang.INTRANSITIVE}
-        elif it.category == "irregular_past_form":
-            assert any((g, b) == (v[2], v[3]) for v in lang.TRANSITIVE)
+        elif it.category == "indefinite_article":
+            assert {g, b} == {"a", "an"}
+        elif it.category == "irregular_participle":
+            assert good[diff[0] - 1] in ("has", "have")
         else:
             assert g.endswith(("self", "selves")) and b.endswith(("self", "selves"))
+
+
+def test_stories_break_a_coherence_the_context_sets_up(bench):
+    items = read_text_set("text_storycloze", bench / "text_storycloze").items
+    assert len(items) == 200
+    for it in items:
+        ctx = it.choices[0].prefix
+        right, wrong = it.choices[it.answer].text, it.choices[1 - it.answer].text
+        rw, ww = right.rstrip(".").split(), wrong.rstrip(".").split()
+        assert len(rw) == len(ww) and sum(a != b for a, b in zip(rw, ww)) == 1
+        changed = next(a for a, b in zip(rw, ww) if a != b)
+        novel = next(b for a, b in zip(rw, ww) if a != b)
+        if it.category != "gender":  # the right entity was introduced, the wrong one never was
+            assert changed in ctx and novel not in ctx.split(), (ctx, right, wrong)
+    hs = read_text_set("hellaswag", bench / "hellaswag").items
+    assert all(len(it.choices) == 4 and len({c.text for c in it.choices}) == 4 for it in hs)
+
+
+def test_benchmarks_are_held_out_from_the_training_corpus(tmp_path):
+    from audiolm.data.synth_text import build_synth_text
+    from audiolm.eval.build.training_text import load_training_text
+
+    build_synth_text(tmp_path / "text", n_documents=300, seed=0)
+    corpus = load_training_text([tmp_path / "text"])
+    # a corpus that says every benchmark sentence: they must all be drawn again
+    pairs = grammar_pairs.blimp_pairs(50, seed=0)
+    taken = {p.good_text for p in pairs[:25]}
+    again = grammar_pairs.blimp_pairs(50, seed=0, exclude=frozenset(taken))
+    assert not taken & {p.good_text for p in again} and len(again) == 50
+    out = build_benchmarks(tmp_path / "b", seed=0, size=40, tasks=["twuggy", "tblimp", "text_storycloze"],
+                           corpus=[str(tmp_path / "text")])
+    assert out["counts"]["tblimp"] == 40
+    items = read_text_set("tblimp", tmp_path / "b" / "tblimp").items
+    assert not {c.text for it in items for c in it.choices} & corpus.sentences
+    words = [it.choices[it.answer].text for it in read_text_set("twuggy", tmp_path / "b" / "twuggy").items]
+    counts = corpus.all_counts
+    assert all(counts.get(w, 0) >= 5 for w in words), [w for w in words if counts.get(w, 0) < 5]
+    # the corpus itself contains the stories' and the pairs' constructions
+    text = " ".join(corpus.documents)
+    for needle in ("himself", "herself", "themselves", " these ", " those ", " an "):
+        assert needle in text, needle
 
 
 def test_spoken_pairs_share_text_and_voice(bench):
@@ -120,7 +166,7 @@ def test_chance_level_model_scores_about_half(bench):
     ctx = _ctx()
     opts = EvalOptions()
     accs = []
-    for task in ("twuggy", "tblimp", "tstorycloze"):
+    for task in ("twuggy", "tblimp", "text_storycloze"):
         res = run_likelihood(ctx, task, load_task_set(task, bench), opts)
         assert res["n"] == 200 and res["chance"] == 0.5
         # binomial standard error at n=200 is 0.035: a random scorer stays within ~4 of them

@@ -226,6 +226,24 @@ OBJECTS = {
     "trans food": ["food"],
     "trans drink": ["drink"],
 }
+DEMONSTRATIVE_PROB = 0.1  # share of countable noun phrases with this/that/these/those
+MODIFIER_PROB = 0.15  # share of noun-phrase subjects with a prepositional modifier ("the cook near the horses")
+MODIFIER_PREPS = ["near", "with", "behind", "beside", "from"]
+# verbs that take a reflexive object: base/past/participle/-ing
+REFLEXIVE_VERBS = [v.split("/") for v in (
+    "hurt/hurt/hurt/hurting", "wash/washed/washed/washing", "dress/dressed/dressed/dressing",
+    "blame/blamed/blamed/blaming", "enjoy/enjoyed/enjoyed/enjoying", "introduce/introduced/introduced/introducing",
+    "see/saw/seen/seeing", "teach/taught/taught/teaching", "defend/defended/defended/defending",
+    "praise/praised/praised/praising")]
+# person nouns whose gender English marks (for reflexives: "the queen hurt herself")
+GENDERED_PERSONS = {
+    "female": ["woman", "girl", "queen", "princess", "mother", "sister", "aunt", "daughter", "wife", "lady",
+               "grandmother", "duchess", "niece", "granddaughter"],
+    "male": ["man", "boy", "king", "prince", "father", "brother", "uncle", "son", "husband", "gentleman",
+             "grandfather", "duke", "nephew", "grandson", "policeman", "fisherman", "postman", "fireman"],
+}
+REFLEXIVES = {("3sg", "female"): "herself", ("3sg", "male"): "himself", ("pl", ""): "themselves",
+              ("1sg", ""): "myself", ("we", ""): "ourselves", ("you", ""): "yourself"}
 _AN_EXCEPTIONS_A = ("uni", "use", "usu", "eu", "one", "uro")
 _AN_EXCEPTIONS_AN = ("hour", "honest", "honor", "heir")
 PRONOUNS = {  # person/number -> (subject, object, possessive)
@@ -238,6 +256,16 @@ PRONOUNS = {  # person/number -> (subject, object, possessive)
 }
 
 
+def reflexive(agr: str, gender: str) -> str:
+    """The reflexive pronoun for a subject's agreement ("3sg"/"1sg"/"pl") and gender ("female"/"male",
+    or "we"/"you" for those pronouns, whose agreement is "pl")."""
+    if gender in ("we", "you"):
+        return REFLEXIVES[(gender, "")]
+    if agr == "3sg":
+        return REFLEXIVES[("3sg", gender or "male")]
+    return REFLEXIVES[(agr, "")] if agr == "1sg" else REFLEXIVES[("pl", "")]
+
+
 def article(word: str) -> str:
     w = word.lower()
     if w.startswith(_AN_EXCEPTIONS_AN):
@@ -245,6 +273,13 @@ def article(word: str) -> str:
     if w.startswith(_AN_EXCEPTIONS_A):
         return "a"
     return "an" if w[:1] in VOWELS else "a"
+
+
+def demonstrative(number: str, near: bool) -> str:
+    """this / that (singular, mass) or these / those (plural)."""
+    if number == "pl":
+        return "these" if near else "those"
+    return "this" if near else "that"
 
 
 @dataclass(frozen=True)
@@ -313,6 +348,8 @@ class SentenceGenerator:
             det = possessor
         elif n.mass:
             det = "the" if (definite or (definite is None and self.p(0.5))) else "some"
+        elif self.p(DEMONSTRATIVE_PROB) and definite is not False:
+            det = demonstrative(number, self.p(0.5))
         elif number == "pl":
             if definite or (definite is None and self.p(0.45)):
                 det = "the"
@@ -339,7 +376,45 @@ class SentenceGenerator:
             pron = self.choice(["I", "we", "you", "they", "she", "he"])
             return Subject(pron, {"I": "1sg", "she": "3sg", "he": "3sg"}.get(pron, "pl"))
         text, agr = self.noun_phrase("person", adj_prob=0.4)
+        if self.p(MODIFIER_PROB):
+            text = f"{text} {self.modifier()}"
         return Subject(text, agr)
+
+    def modifier(self, number: str | None = None) -> str:
+        """A prepositional modifier of a subject: "near the horses", "with a red hat"."""
+        prep = self.choice(MODIFIER_PREPS)
+        if prep == "from":
+            return f"from {self.place_phrase(with_prep=False)}"
+        cls = self.choice(["animal", "person", "container", "tool", "furniture", "thing"])
+        return f"{prep} {self.noun_phrase(cls, number=number, definite=True, adj_prob=0.2, possessor='')[0]}"
+
+    def gendered_subject(self, protagonist: Protagonist | None = None) -> tuple[str, str, str]:
+        """(text, agreement, gender) of a subject whose gender or number a reflexive must agree with."""
+        r = self.rng.random()
+        if protagonist is not None and r < 0.5:
+            return (protagonist.name if self.p(0.5) else protagonist.pronoun), "3sg", protagonist.gender
+        if r < 0.3:
+            g = self.choice(["female", "male"])
+            return self.choice(self.lex.names[g]), "3sg", g
+        if r < 0.45:
+            pron = self.choice(["I", "we", "you", "they", "she", "he"])
+            return pron, {"I": "1sg", "she": "3sg", "he": "3sg"}.get(pron, "pl"), {"she": "female", "he": "male", "we": "we", "you": "you"}.get(pron, "")
+        g = self.choice(["female", "male"])
+        noun = self.choice([n for n in self.lex.nouns["person"] if n.singular in GENDERED_PERSONS[g]])
+        if self.p(0.35):
+            det = "the" if self.p(0.6) else self.choice(["these", "those"])
+            return f"{det} {noun.plural}", "pl", ""
+        det = "the" if self.p(0.7) else self.choice(["this", "that"])
+        return f"{det} {noun.singular}", "3sg", g
+
+    def reflexive_clause(self, tense: str, protagonist: Protagonist | None = None) -> str:
+        """"the queen hurt herself": the reflexive agrees with the subject's gender and number."""
+        subj, agr, gender = self.gendered_subject(protagonist)
+        return f"{subj} {self.reflexive_verb(agr, tense)} {reflexive(agr, gender)}{self.tail(tense)}"
+
+    def reflexive_verb(self, agr: str, tense: str) -> str:
+        base, past, part, ing = self.choice(REFLEXIVE_VERBS)
+        return self.conjugate(Verb(base, _es(base), past, part, ing, "reflexive"), agr, tense)
 
     def conjugate(self, verb: Verb, agr: str, tense: str) -> str:
         """Verb group for a subject agreement ("3sg", "1sg", "pl") and a tense in TENSES."""
@@ -385,9 +460,13 @@ class SentenceGenerator:
     # -- clauses -------------------------------------------------------------------------
     def clause(self, tense: str, protagonist: Protagonist | None = None, kind: str | None = None) -> str:
         """One finite clause without final punctuation."""
-        kind = kind or self.choice(["trans"] * 5 + ["intrans"] * 2 + ["motion"] * 2 + ["give", "animal"])
+        kind = kind or self.choice(["trans"] * 5 + ["intrans"] * 2 + ["motion"] * 2 + ["give", "animal", "reflexive"])
+        if kind == "reflexive":
+            return self.reflexive_clause(tense, protagonist)
         if kind == "animal":
             subj_text, agr = self.noun_phrase("animal", definite=True if self.p(0.6) else None, adj_prob=0.4)
+            if self.p(MODIFIER_PROB):
+                subj_text = f"{subj_text} {self.modifier()}"
             frame = "intrans animal"
             verb = self.choice(self.lex.verbs[frame])
             return f"{subj_text} {self.conjugate(verb, agr, tense)}{self.tail(tense)}"
@@ -564,8 +643,40 @@ def generate_sentences(n: int, seed: int = 0) -> list[str]:
     return out
 
 
-def generate_documents(n_docs: int, seed: int = 0, min_sentences: int = 3, max_sentences: int = 8) -> list[list[str]]:
-    """n_docs documents of min..max consecutive sentences; no sentence appears twice overall."""
+STORY_FRACTION = 0.3  # share of corpus documents that are coherent stories (audiolm.data.stories)
+STORY_LENGTH = 5
+
+
+def documents_of_sizes(gen: SentenceGenerator, sizes: list[int], seen: set[str], seed: int,
+                       story_fraction: float = STORY_FRACTION) -> list[list[str]]:
+    """One document per size: a story (``story_fraction`` of those with room for one) or a monologue.
+
+    Stories come from their own generator (seed stream ``seed``) so the choice of which documents
+    are stories; a story of ``k > 5`` sentences goes on with ``k - 5`` monologue sentences, so the
+    sizes (utterance counts) stay exact. Story sentences may repeat across stories (their
+    templates are shared), monologue sentences never repeat.
+    """
+    if not 0.0 <= story_fraction <= 1.0:
+        raise ValueError(f"story_fraction must be in [0, 1], got {story_fraction}")
+    from audiolm.data.stories import StoryGenerator
+
+    stories = StoryGenerator(seed + 104_729)
+    pick = random.Random(f"stories-{seed}")
+    out = []
+    for k in sizes:
+        if k >= STORY_LENGTH and pick.random() < story_fraction:
+            rest = gen.document(k - STORY_LENGTH, seen) if k > STORY_LENGTH else []
+            out.append(stories.story().sentences + rest)
+        else:
+            out.append(gen.document(k, seen))
+    return out
+
+
+def generate_documents(n_docs: int, seed: int = 0, min_sentences: int = 3, max_sentences: int = 8,
+                       story_fraction: float = STORY_FRACTION) -> list[list[str]]:
+    """n_docs documents of min..max consecutive sentences (a ``story_fraction`` of them stories);
+    no monologue sentence appears twice overall."""
     gen = SentenceGenerator(seed)
     seen: set[str] = set()
-    return [gen.document(gen.rng.randint(min_sentences, max_sentences), seen) for _ in range(n_docs)]
+    sizes = [gen.rng.randint(min_sentences, max_sentences) for _ in range(n_docs)]
+    return documents_of_sizes(gen, sizes, seen, seed, story_fraction)

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from audiolm.data.espeak import OUTPUT_SAMPLE_RATE, Voice
-from audiolm.data.sentences import SentenceGenerator
+from audiolm.data.sentences import STORY_FRACTION, SentenceGenerator, documents_of_sizes
 
 # English voices of espeak-ng. en-029 (Caribbean) is left out: the least intelligible to an ASR
 # judge (pocketsphinx WER 0.93 on everyday sentences vs 0.80-0.90 for these; docs/corpora.md).
@@ -112,8 +112,11 @@ def default_test_speakers(n_speakers: int) -> int:
 
 def plan_corpus(n_utterances: int, n_speakers: int, seed: int = 0, n_test_speakers: int | None = None,
                 dev_fraction: float = 0.05, test_fraction: float = 0.1,
-                min_sentences: int = 3, max_sentences: int = 8) -> list[DocPlan]:
+                min_sentences: int = 3, max_sentences: int = 8, story_fraction: float = STORY_FRACTION) -> list[DocPlan]:
     """Documents, their speakers and splits; deterministic in the arguments.
+
+    A ``story_fraction`` of the documents are coherent five-sentence stories
+    (:mod:`audiolm.data.stories`), the rest monologues of the sentence grammar.
 
     Splits have disjoint documents. The last ``n_test_speakers`` speakers are *unseen*: they
     read only test documents (each at least one); the other test documents, and all of dev and
@@ -133,7 +136,7 @@ def plan_corpus(n_utterances: int, n_speakers: int, seed: int = 0, n_test_speake
         k = min(gen.rng.randint(min_sentences, max_sentences), remaining)
         sizes.append(k)
         remaining -= k
-    docs = [tuple(gen.document(k, seen)) for k in sizes]
+    docs = [tuple(d) for d in documents_of_sizes(gen, sizes, seen, seed, story_fraction)]
     n_docs = len(docs)
     rng = random.Random(f"plan-{seed}")
     order = list(range(n_docs))

@@ -83,7 +83,8 @@ class EvalCallback(pl.Callback):
             max_len = getattr(getattr(cfg, "model", None), "max_seq_len", None)
             cache = self.cache_dir or str(Path(self.data) / ".codes")
             self._ctx = EvalContext(model=model, tokenizer=tokenizer, layout=layout, codec_spec=codec_spec,
-                                    device=str(pl_module.device), cache_dir=Path(cache), max_len=max_len)
+                                    device=str(pl_module.device), cache_dir=Path(cache), max_len=max_len,
+                                    trained_len=getattr(getattr(cfg, "data", None), "seq_len", None))
         self._ctx.model = model
         self._ctx.device = str(pl_module.device)
         return self._ctx

@@ -26,6 +26,9 @@ def configure_prepare_benchmarks(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sizes", default="", help="per-set sizes, e.g. swuggy=1000,salmon=200 (SALMon: per part)")
     p.add_argument("--tasks", default=",".join(BUILD_TASKS), help=f"sets to build (default all: {','.join(BUILD_TASKS)})")
     p.add_argument("--workers", type=int, default=1, help="processes (sets are built in parallel)")
+    p.add_argument("--corpus", action="append", default=[], metavar="DIR",
+                   help="a training corpus folder (prepare synth / synth-text output; repeatable): benchmark "
+                        "sentences and stories are kept out of it, (s/t)WUGGY's real words are words it says often")
 
 
 def _kv(text: str, what: str) -> dict[str, str]:
@@ -44,8 +47,9 @@ def run_prepare_benchmarks(args) -> int:
     sizes = {k: int(v) for k, v in _kv(args.sizes, "--sizes").items()}
     tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
     try:
-        summary = build_benchmarks(args.out, seed=args.seed, size=args.size, sizes=sizes, tasks=tasks, workers=args.workers)
-    except ValueError as e:
+        summary = build_benchmarks(args.out, seed=args.seed, size=args.size, sizes=sizes, tasks=tasks, workers=args.workers,
+                                   corpus=args.corpus)
+    except (ValueError, FileNotFoundError) as e:
         print(f"audiolm prepare benchmarks: {e}", file=sys.stderr)
         return 2
     for t in tasks:
@@ -129,7 +133,8 @@ def run_eval(args) -> int:
     cache = args.cache_dir or (str(Path(data_dir) / ".codes") if data_dir else None)
     ctx = EvalContext(model=loaded.model, tokenizer=loaded.tokenizer, layout=loaded.layout,
                       codec_spec=args.codec or loaded.codec_spec, device=device,
-                      cache_dir=Path(cache) if cache else None, max_len=max_len)
+                      cache_dir=Path(cache) if cache else None, max_len=max_len,
+                      trained_len=getattr(getattr(loaded.config, "data", None), "seq_len", None))
 
     def progress(r):
         m = r.metrics

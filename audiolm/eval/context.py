@@ -38,6 +38,7 @@ class EvalContext:
     codec: object | None = None
     cache_dir: Path | None = None
     max_len: int | None = None  # the model's context length (sequences are cut from the left past it)
+    trained_len: int | None = None  # the rows it was trained on (data.seq_len): scored contexts are cut to it
     _codes: dict = field(default_factory=dict, repr=False)  # codes by (codec, task, item); also judge memos
 
     @property

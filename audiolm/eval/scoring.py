@@ -6,7 +6,7 @@ scored positions are the tokens *inside* an ``<|audio_start|>…<|audio_end|>`` 
 never scored) or the continuation tokens inside a ``<|text_start|>…<|text_end|>`` span.
 
 Aggregation: ``mean`` (SODA: mean log-prob over the scored tokens, so long and short candidates
-compare fairly) or ``sum`` (the sequence log-likelihood). Restricting audio scoring to some
+compare fairly) or ``sum`` (the sequence log-likelihood, as BLiMP scores minimal pairs). Restricting audio scoring to some
 codebooks uses the layout's ``codebook_index`` so frame-major and delay layouts are indexed
 alike; positions that hold no codebook (delay padding, index -1) are never scored.
 
@@ -32,10 +32,16 @@ AGGREGATIONS = ("mean", "sum")
 
 @dataclass
 class ScoreRequest:
-    """One sequence to score: ``ids`` (int64) and ``mask`` (bool, same length): scored positions."""
+    """One sequence to score: ``ids`` (int64) and ``mask`` (bool, same length): scored positions.
+
+    ``group`` (optional, int, same length) books each scored position in a group, e.g. its audio
+    codebook, so one forward pass gives the score on codebook 0 and on every codebook alike
+    (:func:`score_requests_by_group`). Without it every scored position is in group 0.
+    """
 
     ids: np.ndarray
     mask: np.ndarray
+    group: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.ids = np.asarray(self.ids, dtype=np.int64)
@@ -44,6 +50,13 @@ class ScoreRequest:
             raise ValueError(f"ids {self.ids.shape} and mask {self.mask.shape} must be 1-D of one length")
         if self.mask.size and self.mask[0]:
             raise ValueError("position 0 has no context and cannot be scored")
+        if self.group is None:
+            self.group = np.zeros(len(self.ids), dtype=np.int64)
+        self.group = np.asarray(self.group, dtype=np.int64)
+        if self.group.shape != self.ids.shape:
+            raise ValueError(f"group {self.group.shape} must have the shape of ids {self.ids.shape}")
+        if (self.group[self.mask] < 0).any():
+            raise ValueError("a scored position has a negative group")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -79,7 +92,9 @@ def audio_request(vocab, layout, body: np.ndarray, *, bos_id: int | None = None,
     body = np.asarray(body, dtype=np.int64)
     ids = np.concatenate([np.asarray(head, dtype=np.int64), body])
     mask = np.concatenate([np.zeros(len(head), dtype=bool), audio_span_mask(layout, body, codebooks)])
-    return ScoreRequest(ids, mask)
+    cb = np.asarray(layout.codebook_index(body), dtype=np.int64)
+    group = np.concatenate([np.zeros(len(head), dtype=np.int64), np.maximum(cb, 0)])
+    return ScoreRequest(ids, mask, group)
 
 
 def text_request(vocab, context_ids: Sequence[int], target_ids: Sequence[int], *, bos_id: int | None = None,
@@ -116,13 +131,13 @@ def _batches(lengths: Sequence[int], batch_tokens: int, max_batch: int) -> list[
     return out
 
 
-def _truncate(req: ScoreRequest, max_len: int | None) -> tuple[np.ndarray, np.ndarray, bool]:
-    ids, mask = req.ids, req.mask
+def _truncate(req: ScoreRequest, max_len: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    ids, mask, group = req.ids, req.mask, req.group
     if max_len is None or len(ids) <= max_len:
-        return ids, mask, False
-    ids, mask = ids[-max_len:], mask[-max_len:].copy()
+        return ids, mask, group, False
+    ids, mask, group = ids[-max_len:], mask[-max_len:].copy(), group[-max_len:]
     mask[0] = False
-    return ids, mask, True
+    return ids, mask, group, True
 
 
 def _forward(model, input_ids: torch.Tensor) -> torch.Tensor:
@@ -135,24 +150,28 @@ def _forward(model, input_ids: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def score_requests(
+def score_requests_by_group(
     model,
     requests: Sequence[ScoreRequest],
     *,
+    n_groups: int | None = None,
     batch_tokens: int = 8192,
     max_batch: int = 64,
     max_len: int | None = None,
     pad_id: int = 0,
     device: str | torch.device | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of scored log-probs and number of scored tokens for each request.
+    """Sum of scored log-probs and number of scored tokens per request and group.
 
-    Returns ``(sums float64[N], counts int64[N])``. Sequences longer than ``max_len`` keep their
+    Returns ``(sums float64[N, G], counts int64[N, G])`` with ``G = n_groups`` (default: one more
+    than the largest group of a scored position). Sequences longer than ``max_len`` keep their
     last ``max_len`` tokens (the context is cut from the left; a warning says how many).
     """
     n = len(requests)
-    sums = np.zeros(n, dtype=np.float64)
-    counts = np.zeros(n, dtype=np.int64)
+    if n_groups is None:
+        n_groups = 1 + max((int(r.group[r.mask].max()) for r in requests if r.mask.any()), default=0)
+    sums = np.zeros((n, n_groups), dtype=np.float64)
+    counts = np.zeros((n, n_groups), dtype=np.int64)
     if n == 0:
         return sums, counts
     if device is None:
@@ -161,7 +180,7 @@ def score_requests(
         except (StopIteration, AttributeError):
             device = "cpu"
     prepared = [_truncate(r, max_len) for r in requests]
-    n_cut = sum(p[2] for p in prepared)
+    n_cut = sum(p[3] for p in prepared)
     if n_cut:
         log.warning("scoring: %d of %d sequences were longer than %s tokens and lost their left context", n_cut, n, max_len)
     lengths = [len(p[0]) for p in prepared]
@@ -171,10 +190,12 @@ def score_requests(
             continue
         inp = np.full((len(batch), L), pad_id, dtype=np.int64)
         msk = np.zeros((len(batch), L), dtype=bool)
+        grp = np.zeros((len(batch), L), dtype=np.int64)
         for r, i in enumerate(batch):
-            ids, mask, _ = prepared[i]
+            ids, mask, group, _ = prepared[i]
             inp[r, : len(ids)] = ids
             msk[r, : len(ids)] = mask
+            grp[r, : len(ids)] = group
         input_ids = torch.from_numpy(inp).to(device)
         logits = _forward(model, input_ids)  # [B, L, V]
         rows, cols = np.nonzero(msk)
@@ -186,13 +207,23 @@ def score_requests(
         lp = torch.log_softmax(picked, dim=-1)
         tok = input_ids[r_t, c_t].to(lp.device)
         vals = lp.gather(1, tok[:, None])[:, 0].double().cpu().numpy()
-        per_row = np.zeros(len(batch), dtype=np.float64)
-        np.add.at(per_row, rows, vals)
-        cnt = np.bincount(rows, minlength=len(batch))
-        for r, i in enumerate(batch):
-            sums[i] = per_row[r]
-            counts[i] = cnt[r]
+        g = grp[rows, cols]
+        per_row = np.zeros((len(batch), n_groups), dtype=np.float64)
+        cnt = np.zeros((len(batch), n_groups), dtype=np.int64)
+        np.add.at(per_row, (rows, g), vals)
+        np.add.at(cnt, (rows, g), 1)
+        sums[batch] = per_row
+        counts[batch] = cnt
     return sums, counts
+
+
+def score_requests(model, requests: Sequence[ScoreRequest], **kw) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of scored log-probs and number of scored tokens for each request (all groups together).
+
+    Returns ``(sums float64[N], counts int64[N])``; keywords as :func:`score_requests_by_group`.
+    """
+    sums, counts = score_requests_by_group(model, requests, **kw)
+    return sums.sum(axis=1), counts.sum(axis=1)
 
 
 def aggregate(sums: np.ndarray, counts: np.ndarray, aggregation: str = "mean") -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 
 from audiolm.eval.context import EvalContext
 from audiolm.eval.items import BenchmarkError, BenchmarkSet
-from audiolm.eval.scoring import audio_request, score_choices, text_request
+from audiolm.eval.scoring import ScoreRequest, aggregate, audio_request, choice_accuracy, score_requests_by_group, text_request
 from audiolm.tokens.documents import audio_span, text_span
 
 log = logging.getLogger("audiolm")
@@ -52,19 +52,28 @@ TASKS: dict[str, TaskSpec] = {
     **{k: TaskSpec(k, "likelihood", f"salmon/{part}", d) for k, (part, d) in SALMON_PARTS.items()},
     "twuggy": TaskSpec("twuggy", "likelihood", "twuggy", "text word vs pseudoword"),
     "tblimp": TaskSpec("tblimp", "likelihood", "tblimp", "text grammatical vs ungrammatical sentence"),
-    "sstorycloze": TaskSpec("sstorycloze", "likelihood", "sstorycloze", "spoken story: right vs wrong ending"),
-    "tstorycloze": TaskSpec("tstorycloze", "likelihood", "tstorycloze", "text story: right vs wrong ending"),
+    "sstorycloze": TaskSpec("sstorycloze", "likelihood", "sstorycloze", "spoken StoryCloze (sSC): right vs wrong ending"),
+    "topic_sstorycloze": TaskSpec("topic_sstorycloze", "likelihood", "topic_sstorycloze",
+                                  "spoken Topic StoryCloze (the 'tSC' of slamkit, Spirit LM, Moshi): ending of another story"),
+    "text_storycloze": TaskSpec("text_storycloze", "likelihood", "text_storycloze",
+                                "text StoryCloze: right vs wrong ending (not peers' tSC, which is spoken)"),
     "hellaswag": TaskSpec("hellaswag", "likelihood", "hellaswag", "text multiple choice (4 endings)"),
     "asr": TaskSpec("asr", "asr", "speech", "speech recognition by N-shot prompting (WER, CER)"),
     "tts": TaskSpec("tts", "tts", "speech", "zero-shot TTS with a voice prompt (judge WER, speaker similarity)"),
     "continuation": TaskSpec("continuation", "continuation", "speech", "speech continuation from a prompt"),
 }
 
+_LIKELIHOOD = ["swuggy", "sblimp", "salmon", "twuggy", "tblimp", "sstorycloze", "topic_sstorycloze", "text_storycloze",
+               "hellaswag"]
 GROUPS = {
     "salmon": list(SALMON_PARTS),
-    "likelihood": ["swuggy", "sblimp", "salmon", "twuggy", "tblimp", "sstorycloze", "tstorycloze", "hellaswag"],
-    "all": ["swuggy", "sblimp", "salmon", "twuggy", "tblimp", "sstorycloze", "tstorycloze", "hellaswag", "asr", "tts", "continuation"],
+    "likelihood": _LIKELIHOOD,
+    "all": _LIKELIHOOD + ["asr", "tts", "continuation"],
 }
+# former names, still accepted (with a warning)
+ALIASES = {"tstorycloze": "text_storycloze"}
+# single-word text sets: scored as running text (" word") when word_form is "running"
+WORD_TASKS = ("twuggy",)
 
 
 class UnknownTaskError(ValueError):
@@ -79,6 +88,10 @@ def expand_tasks(spec: str | Sequence[str]) -> list[str]:
     out: list[str] = []
     unknown = []
     for n in names:
+        if n in ALIASES:
+            log.warning("task %r is now called %r (peers' 'tSC' is the spoken Topic StoryCloze: topic_sstorycloze)",
+                        n, ALIASES[n])
+            n = ALIASES[n]
         if n in GROUPS:
             sub = expand_tasks(GROUPS[n])
         elif n in TASKS:
@@ -98,10 +111,14 @@ def expand_tasks(spec: str | Sequence[str]) -> list[str]:
 class EvalOptions:
     """How tasks are run: the schema of conf/eval/*.yaml (``load_config(EvalOptions, ..., group="eval")``)."""
 
-    aggregation: str = "mean"  # mean (SODA) | sum
+    aggregation: str = "mean"  # mean (SODA) | sum: the default for tasks not in task_aggregation
+    task_aggregation: Dict[str, str] = field(default_factory=dict)  # per task, e.g. {tblimp: sum}
     codebooks: Optional[List[int]] = None  # audio codebooks scored; None: every codebook of the layout
     task_codebooks: Dict[str, Any] = field(default_factory=dict)  # per-task override, e.g. {swuggy: [0]}
     text_format: str = "tagged"  # tagged: <|text_start|> ... ; plain: as text-only documents (no tags)
+    word_form: str = "running"  # single words (tWUGGY): running = " word" as mid-sentence; bare = "word"
+    ending_only: bool = True  # spoken stories: score the ending alone (cuts with custom.ending_start)
+    context_window: Optional[int] = None  # tokens a scored sequence keeps (left cut); None: the trained seq_len
     max_items: Optional[int] = None
     seed: int = 0
     batch_tokens: int = 8192  # padded tokens per scoring batch
@@ -121,6 +138,14 @@ class EvalOptions:
     def __post_init__(self) -> None:
         if self.aggregation not in ("mean", "sum"):
             raise ValueError(f"aggregation must be mean or sum, got {self.aggregation!r}")
+        for task, agg in self.task_aggregation.items():
+            if agg not in ("mean", "sum"):
+                raise ValueError(f"task_aggregation.{task} must be mean or sum, got {agg!r}")
+        if self.word_form not in ("running", "bare"):
+            raise ValueError(f"word_form must be running or bare, got {self.word_form!r}")
+
+    def aggregation_of(self, task: str) -> str:
+        return self.task_aggregation.get(task, self.aggregation)
         if self.text_format not in ("tagged", "plain"):
             raise ValueError(f"text_format must be tagged or plain, got {self.text_format!r}")
 
@@ -150,26 +175,51 @@ def load_task_set(name: str, data_dir, paths: dict | None = None) -> BenchmarkSe
 # likelihood tasks
 
 
+def _ending_mask(layout, body: np.ndarray, start_frame: int) -> np.ndarray:
+    """bool per body position: the position holds a frame at or after ``start_frame``."""
+    K = int(layout.tokens_per_frame)
+    pos = np.arange(len(body))
+    frame = pos // K
+    if getattr(layout, "name", "") == "delay":  # codebook j of step s is frame s - j
+        frame = frame - pos % K
+    return frame >= start_frame
+
+
 def likelihood_requests(ctx: EvalContext, bset: BenchmarkSet, opts: EvalOptions, task: str):
-    """One ScoreRequest per choice of every item (audio encoded with the context's codec)."""
+    """One ScoreRequest per choice of every item (audio encoded with the context's codec).
+
+    Audio requests book each scored token under its codebook (``ScoreRequest.group``), so one
+    pass scores codebook 0 and every codebook alike; ``codebooks`` restricts what is scored.
+    """
     vocab, layout, tok = ctx.vocab, ctx.layout, ctx.tokenizer
     codebooks = opts.task_codebooks.get(task, opts.codebooks)
     codes = {}
     if bset.modality == "audio":
         ids = [ch.cut_id for it in bset.items for ch in it.choices]
         codes = ctx.encode_cuts(task, bset.cuts, ids)
+    frame_rate = None
     bodies: dict[str, np.ndarray] = {}
     out = []
+    running = task in WORD_TASKS and opts.word_form == "running"
     for it in bset.items:
         reqs = []
         for ch in it.choices:
             if ch.is_audio:
                 if ch.cut_id not in bodies:
                     bodies[ch.cut_id] = np.asarray(layout.encode(_check_codes(codes[ch.cut_id], layout, task)), dtype=np.int64)
-                reqs.append(audio_request(vocab, layout, bodies[ch.cut_id], bos_id=ctx.bos_id, codebooks=codebooks))
+                req = audio_request(vocab, layout, bodies[ch.cut_id], bos_id=ctx.bos_id, codebooks=codebooks)
+                start = (bset.cuts[ch.cut_id].custom or {}).get("ending_start") if opts.ending_only else None
+                if start is not None:
+                    if frame_rate is None:
+                        frame_rate = float(ctx.get_codec(task).frame_rate)
+                    head = len(req.ids) - len(bodies[ch.cut_id])
+                    keep = np.concatenate([np.zeros(head, dtype=bool),
+                                           _ending_mask(layout, bodies[ch.cut_id], int(round(float(start) * frame_rate)))])
+                    req = ScoreRequest(req.ids, req.mask & keep, req.group)
+                reqs.append(req)
             else:
                 prefix_ids = tok.encode_text(ch.prefix) if ch.prefix else []
-                target = tok.encode_text((" " + ch.text) if ch.prefix else ch.text)
+                target = tok.encode_text((" " + ch.text) if (ch.prefix or running) else ch.text)
                 reqs.append(text_request(vocab, prefix_ids, target, bos_id=ctx.bos_id, tagged=opts.text_format == "tagged"))
         out.append((reqs, it.answer))
     return out
@@ -183,22 +233,60 @@ def _check_codes(codes: np.ndarray, layout, task: str) -> np.ndarray:
     return codes
 
 
+def _accuracy(scores: np.ndarray, answers: list[int], n_choices: list[int]) -> tuple[float, float]:
+    """Accuracy and its standard error over items; ``scores`` flat over all choices."""
+    per_item, k = [], 0
+    for a, n in zip(answers, n_choices):
+        per_item.append(choice_accuracy(scores[k : k + n], a))
+        k += n
+    p = np.asarray(per_item, dtype=np.float64)
+    return float(p.mean()), float(p.std(ddof=0) / math.sqrt(len(p))) if len(p) else math.nan
+
+
+def _window(ctx: EvalContext, opts: EvalOptions) -> int | None:
+    sizes = [x for x in (opts.context_window, ctx.max_len) if x]
+    if opts.context_window is None and getattr(ctx, "trained_len", None):
+        sizes.append(ctx.trained_len)
+    return min(sizes) if sizes else None
+
+
 def run_likelihood(ctx: EvalContext, task: str, bset: BenchmarkSet, opts: EvalOptions) -> dict:
+    """Accuracy with its standard error, chance, and the trivial "fewer scored tokens wins"
+    baseline; spoken sets also report codebook 0 alone and every codebook."""
     bset = bset.subset(opts.max_items)
     items = likelihood_requests(ctx, bset, opts, task)
-    cs = score_choices(ctx.model, items, aggregation=opts.aggregation, batch_tokens=opts.batch_tokens,
-                       max_len=ctx.max_len, pad_id=ctx.pad_id, device=ctx.device)
-    per_item = cs.per_item
+    flat = [r for reqs, _ in items for r in reqs]
+    answers = [a for _, a in items]
+    n_choices = [len(reqs) for reqs, _ in items]
+    agg = opts.aggregation_of(task)
+    sums, counts = score_requests_by_group(ctx.model, flat, batch_tokens=opts.batch_tokens, max_len=_window(ctx, opts),
+                                           pad_id=ctx.pad_id, device=ctx.device)
+    acc, se = _accuracy(aggregate(sums.sum(1), counts.sum(1), agg), answers, n_choices)
+    fewer, fewer_se = _accuracy(-counts.sum(1).astype(np.float64), answers, n_choices)
     res = {
-        "accuracy": float(per_item.mean()),
-        "n": len(per_item),
-        "chance": float(np.mean([1.0 / len(it.choices) for it in bset.items])),
-        "stderr": float(per_item.std(ddof=0) / math.sqrt(len(per_item))) if len(per_item) else math.nan,
-        "aggregation": opts.aggregation,
+        "accuracy": acc,
+        "n": len(items),
+        "chance": float(np.mean([1.0 / n for n in n_choices])),
+        "stderr": se,
+        "aggregation": agg,
+        "baseline_fewer_tokens": fewer,
+        "baseline_fewer_tokens_stderr": fewer_se,
     }
     if bset.modality == "audio":
         cb = opts.task_codebooks.get(task, opts.codebooks)
         res["codebooks"] = list(cb) if cb is not None else list(ctx.layout.codebooks)
+        if sums.shape[1] > 1 and cb is None:  # every codebook was scored: codebook 0 alone as well
+            a0, s0 = _accuracy(aggregate(sums[:, 0], counts[:, 0], agg), answers, n_choices)
+            res["accuracy_codebook0"], res["stderr_codebook0"] = a0, s0
+        if opts.ending_only and any((bset.cuts[ch.cut_id].custom or {}).get("ending_start") is not None
+                                    for ch in bset.items[0].choices):
+            res["scored"] = "ending"
+    elif any(ch.prefix for ch in bset.items[0].choices):
+        res["scored"] = "ending"
+    if task in WORD_TASKS:
+        res["word_form"] = opts.word_form
+    per_item = np.asarray([choice_accuracy(aggregate(sums[k:k + n].sum(1), counts[k:k + n].sum(1), agg), a)
+                           for k, n, a in zip(np.cumsum([0] + n_choices[:-1]), n_choices, answers)])
     cats = sorted({it.category for it in bset.items if it.category})
     if len(cats) > 1:
         res["by_category"] = {c: float(np.mean([p for p, it in zip(per_item, bset.items) if it.category == c])) for c in cats}

@@ -24,20 +24,26 @@ from pathlib import Path
 
 import numpy as np
 
+from audiolm.data import stories as story_lib
 from audiolm.eval.build import acoustics as ac
+from audiolm.eval.build import grammar_pairs
 from audiolm.eval.build import language as lang
+from audiolm.eval.build.training_text import TrainingText, load_training_text
 from audiolm.eval.items import Choice, Item, write_text_set
 
 log = logging.getLogger("audiolm")
 
-SPOKEN_TASKS = ["swuggy", "sblimp", "salmon", "sstorycloze", "speech"]
-TEXT_TASKS = ["twuggy", "tblimp", "tstorycloze", "hellaswag"]
+SPOKEN_TASKS = ["swuggy", "sblimp", "salmon", "sstorycloze", "topic_sstorycloze", "speech"]
+TEXT_TASKS = ["twuggy", "tblimp", "text_storycloze", "hellaswag"]
 BUILD_TASKS = SPOKEN_TASKS + TEXT_TASKS
 SALMON_BUILD_PARTS = ["speaker_consistency", "gender_consistency", "bg_all_consistency", "bg_domain_consistency",
                       "rir_consistency", "sentiment_consistency", "sentiment_alignment", "bg_alignment"]
 DEFAULT_SIZE = 200
 # the slow sets (several renderings per item, or long stories) default to fewer items
-DEFAULT_SIZES = {"salmon": 100, "sstorycloze": 100, "speech": 100}
+DEFAULT_SIZES = {"salmon": 100, "sstorycloze": 100, "topic_sstorycloze": 100, "speech": 100}
+# sWUGGY/tWUGGY real words: seen at least this often in the training transcripts (with --corpus)
+MIN_WORD_COUNT = 5
+STORY_PAUSE_S = 0.3  # silence between a spoken story's context and its ending
 
 
 def _rng(seed: int, task: str) -> np.random.Generator:
@@ -98,9 +104,24 @@ def _text_pair(rng, item_id: str, good: str, bad: str, category: str, meta: dict
 # spoken sets
 
 
-def build_swuggy(out: Path, n: int, seed: int) -> int:
+def _wuggy(n: int, seed: int, corpus: TrainingText | None, spoken: bool) -> list[dict]:
+    counts = (corpus.spoken_counts if spoken else corpus.all_counts) if corpus else None
+    return lang.wuggy_pairs(n, _rng(seed, "wuggy-pairs"), counts, MIN_WORD_COUNT)
+
+
+def _blimp(n: int, seed: int, corpus: TrainingText | None):
+    return grammar_pairs.blimp_pairs(n, seed, corpus.sentences if corpus else frozenset())
+
+
+def _stories(n: int, seed: int, corpus: TrainingText | None) -> list[dict]:
+    items = story_lib.story_cloze_items(2 * n + 10, grammar_pairs.HELD_OUT_SEED + seed)
+    keep = [s for s in items if not (corpus and corpus.has_story(s["context"] + [s["right"]]))]
+    return keep[:n]
+
+
+def build_swuggy(out: Path, n: int, seed: int, corpus: TrainingText | None = None) -> int:
     rng = _rng(seed, "swuggy")
-    pairs = lang.wuggy_pairs(n, _rng(seed, "wuggy-pairs"))
+    pairs = _wuggy(n, seed, corpus, spoken=True)
     voices = ac.held_out_voices(8, seed)
     r = ac.Renderer()
     w = SetWriter(out / "swuggy")
@@ -112,9 +133,9 @@ def build_swuggy(out: Path, n: int, seed: int) -> int:
     return w.close()
 
 
-def build_sblimp(out: Path, n: int, seed: int) -> int:
+def build_sblimp(out: Path, n: int, seed: int, corpus: TrainingText | None = None) -> int:
     rng = _rng(seed, "sblimp")
-    pairs = lang.blimp_pairs(n, _rng(seed, "blimp-pairs"))
+    pairs = _blimp(n, seed, corpus)
     voices = ac.held_out_voices(8, seed)
     r = ac.Renderer()
     w = SetWriter(out / "sblimp")
@@ -186,7 +207,7 @@ def _salmon_item(part: str, i: int, rng, r: ac.Renderer, voices, by_gender) -> t
     raise ValueError(part)
 
 
-def build_salmon(out: Path, n: int, seed: int, parts=None) -> int:
+def build_salmon(out: Path, n: int, seed: int, corpus: TrainingText | None = None, parts=None) -> int:
     voices = ac.held_out_voices(12, seed)
     by_gender = {g: [v for v in voices if v.gender == g] for g in ("male", "female")}
     if not by_gender["male"] or not by_gender["female"]:  # both genders are needed
@@ -204,19 +225,38 @@ def build_salmon(out: Path, n: int, seed: int, parts=None) -> int:
     return total
 
 
-def build_sstorycloze(out: Path, n: int, seed: int) -> int:
-    rng = _rng(seed, "sstorycloze")
-    st = lang.stories(n, _rng(seed, "stories"))
+def _spoken_stories(out: Path, task: str, items: list[dict], seed: int) -> int:
+    """Context and ending read by one held-out voice; the cut records where the ending starts
+    (``custom["ending_start"]``, seconds) so the ending alone can be scored."""
+    rng = _rng(seed, task)
     voices = ac.held_out_voices(8, seed)
     r = ac.Renderer()
-    w = SetWriter(out / "sstorycloze")
-    for i, s in enumerate(st):
+    w = SetWriter(out / task)
+    pause = np.zeros(int(STORY_PAUSE_S * ac.SR), dtype=np.float32)
+    for i, s in enumerate(items):
         v = voices[i % len(voices)]
-        ctx = " ".join(s["context"])
-        good_t, bad_t = f"{ctx} {s['right']}", f"{ctx} {s['wrong']}"
-        _write_pair(w, rng, f"sstorycloze-{i:05d}", (r.say(good_t, v)[0], good_t, _spk(v)),
-                    (r.say(bad_t, v)[0], bad_t, _spk(v)), "")
+        ctx_text = " ".join(s["context"])
+        ctx_audio = r.say(ctx_text, v)[0]
+        start = (len(ctx_audio) + len(pause)) / ac.SR
+        order = [(s["right"], 1), (s["wrong"], 0)]
+        if rng.random() < 0.5:
+            order.reverse()
+        item_id = f"{task}-{i:05d}"
+        for k, (ending, label) in enumerate(order):
+            audio = np.concatenate([ctx_audio, pause, r.say(ending, v)[0]])
+            w.add(f"{item_id}-{k}", audio, f"{ctx_text} {ending}", _spk(v),
+                  {"item_id": item_id, "choice": k, "label": label, "category": s.get("changed", ""),
+                   "ending_start": round(start, 4)})
     return w.close()
+
+
+def build_sstorycloze(out: Path, n: int, seed: int, corpus: TrainingText | None = None) -> int:
+    return _spoken_stories(out, "sstorycloze", _stories(n, seed, corpus), seed)
+
+
+def build_topic_sstorycloze(out: Path, n: int, seed: int, corpus: TrainingText | None = None) -> int:
+    items = story_lib.topic_cloze_items(n, grammar_pairs.HELD_OUT_SEED + 7 + seed)
+    return _spoken_stories(out, "topic_sstorycloze", items, seed)
 
 
 def speech_sentences(n: int, seed: int) -> list[str]:
@@ -231,7 +271,7 @@ def speech_sentences(n: int, seed: int) -> list[str]:
         return [lang.neutral_sentence(rng) for _ in range(n)]
 
 
-def build_speech(out: Path, n: int, seed: int) -> int:
+def build_speech(out: Path, n: int, seed: int, corpus: TrainingText | None = None) -> int:
     """Held-out speakers reading sentences: dev (ASR shots) and test (ASR, TTS, continuation)."""
     r = ac.Renderer()
     total = 0
@@ -253,37 +293,36 @@ def build_speech(out: Path, n: int, seed: int) -> int:
 # text sets
 
 
-def build_twuggy(out: Path, n: int, seed: int) -> int:
+def build_twuggy(out: Path, n: int, seed: int, corpus: TrainingText | None = None) -> int:
     rng = _rng(seed, "twuggy")
-    pairs = lang.wuggy_pairs(n, _rng(seed, "wuggy-pairs"))
+    pairs = _wuggy(n, seed, corpus, spoken=False)
     items = [_text_pair(rng, f"twuggy-{i:05d}", p["word"], p["pseudoword"], "") for i, p in enumerate(pairs)]
     write_text_set(out / "twuggy", items)
     return len(items)
 
 
-def build_tblimp(out: Path, n: int, seed: int) -> int:
+def build_tblimp(out: Path, n: int, seed: int, corpus: TrainingText | None = None) -> int:
     rng = _rng(seed, "tblimp")
-    pairs = lang.blimp_pairs(n, _rng(seed, "blimp-pairs"))
     items = [_text_pair(rng, f"tblimp-{i:05d}", p.good_text, p.bad_text, p.phenomenon, {"diff": p.diff})
-             for i, p in enumerate(pairs)]
+             for i, p in enumerate(_blimp(n, seed, corpus))]
     write_text_set(out / "tblimp", items)
     return len(items)
 
 
-def build_tstorycloze(out: Path, n: int, seed: int) -> int:
-    rng = _rng(seed, "tstorycloze")
+def build_text_storycloze(out: Path, n: int, seed: int, corpus: TrainingText | None = None) -> int:
+    rng = _rng(seed, "text_storycloze")
     items = []
-    for i, s in enumerate(lang.stories(n, _rng(seed, "stories"))):
-        it = _text_pair(rng, f"tstorycloze-{i:05d}", s["right"], s["wrong"], "")
+    for i, s in enumerate(_stories(n, seed, corpus)):
+        it = _text_pair(rng, f"text_storycloze-{i:05d}", s["right"], s["wrong"], s["changed"])
         for c in it.choices:
             c.prefix = " ".join(s["context"])
         items.append(it)
-    write_text_set(out / "tstorycloze", items)
+    write_text_set(out / "text_storycloze", items)
     return len(items)
 
 
-def build_hellaswag(out: Path, n: int, seed: int) -> int:
-    mc = lang.multiple_choice(n, _rng(seed, "hellaswag"))
+def build_hellaswag(out: Path, n: int, seed: int, corpus: TrainingText | None = None) -> int:
+    mc = story_lib.story_choice_items(n, grammar_pairs.HELD_OUT_SEED + 3 + seed)
     items = [Item(f"hellaswag-{i:05d}", [Choice(text=e, prefix=m["context"]) for e in m["endings"]], m["answer"],
                   f"story{m['schema']}") for i, m in enumerate(mc)]
     write_text_set(out / "hellaswag", items)
@@ -292,21 +331,26 @@ def build_hellaswag(out: Path, n: int, seed: int) -> int:
 
 BUILDERS = {
     "swuggy": build_swuggy, "sblimp": build_sblimp, "salmon": build_salmon, "sstorycloze": build_sstorycloze,
-    "speech": build_speech, "twuggy": build_twuggy, "tblimp": build_tblimp, "tstorycloze": build_tstorycloze,
-    "hellaswag": build_hellaswag,
+    "topic_sstorycloze": build_topic_sstorycloze, "speech": build_speech, "twuggy": build_twuggy,
+    "tblimp": build_tblimp, "text_storycloze": build_text_storycloze, "hellaswag": build_hellaswag,
 }
 
 
 def _build_one(args) -> tuple[str, int, float]:
-    task, out, n, seed = args
+    task, out, n, seed, corpus_dirs = args
     t0 = time.time()
-    count = BUILDERS[task](Path(out), n, seed)
+    corpus = load_training_text(corpus_dirs) if corpus_dirs else None
+    count = BUILDERS[task](Path(out), n, seed, corpus)
     return task, count, time.time() - t0
 
 
 def build_benchmarks(out: str | Path, *, seed: int = 0, size: int | None = None, sizes: dict | None = None,
-                     tasks=None, workers: int = 1) -> dict:
+                     tasks=None, workers: int = 1, corpus: list[str] | None = None) -> dict:
     """Build the offline sets; returns (and writes to OUT/benchmarks.json) a summary.
+
+    ``corpus``: the training data folders (``prepare synth`` / ``prepare synth-text`` outputs).
+    With them no benchmark sentence or story occurs in training, and (s/t)WUGGY's real words are
+    words heard (read) at least ``MIN_WORD_COUNT`` times there.
 
     Sizes: items (pairs) per set — ``sizes[task]``, else ``size`` for every set, else the defaults
     (200; SALMon 100 per part, spoken StoryCloze 100, speech 100 test utterances).
@@ -324,7 +368,8 @@ def build_benchmarks(out: str | Path, *, seed: int = 0, size: int | None = None,
     sizes = {t: int(sizes.get(t, size if size is not None else DEFAULT_SIZES.get(t, DEFAULT_SIZE))) for t in tasks}
     if any(n < 1 for n in sizes.values()):
         raise ValueError(f"sizes must be >= 1, got {sizes}")
-    jobs = [(t, str(out), sizes[t], seed) for t in tasks]
+    corpus = [str(c) for c in corpus or []]
+    jobs = [(t, str(out), sizes[t], seed, corpus) for t in tasks]
     jobs.sort(key=lambda j: -j[2] * (8 if j[0] == "salmon" else 1))  # longest first
     t0 = time.time()
     if workers > 1 and len(jobs) > 1:
@@ -341,6 +386,7 @@ def build_benchmarks(out: str | Path, *, seed: int = 0, size: int | None = None,
         "seconds": {t: round(s, 2) for t, _, s in done},
         "total_seconds": round(time.time() - t0, 2),
         "voices": [v.to_dict() for v in ac.held_out_voices(8, seed)],
+        "corpus": corpus,
     }
     prev = out / "benchmarks.json"
     if prev.is_file():  # a partial rebuild keeps what the other tasks recorded
