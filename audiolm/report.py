@@ -20,6 +20,7 @@ from typing import Any
 CORPUS = "data/corpus"
 CODEC_CKPT = "codec/checkpoints/last.ckpt"
 LM_DIR = "lm"
+VALIDITY_REPORT = "eval/validity.json"
 EVAL_REPORT = "eval/report.json"
 
 
@@ -171,9 +172,14 @@ def build_report(exp: str | Path, probe_cuts: str | Path | None = None, skip_cod
                    if (exp / "tokens" / s).is_dir()},
         "lm": lm_figures(exp),
         "benchmarks": (eval_report or {}).get("tasks", {"missing": str(exp / EVAL_REPORT)}),
+        "validity": _read_json(exp / VALIDITY_REPORT),
         "sample": sample_audio(exp, eval_report),
         "stage_seconds": _stage_times(exp),
     }
+    xm = (eval_report or {}).get("tasks", {}).get("cross_modal", {})
+    if xm and "error" not in xm:
+        report["lm"]["cross_modal"] = {k: v for k, v in xm.items() if k != "nll_vector"}
+        report["lm"]["nll_vector"] = xm.get("nll_vector", {})
     report["report_seconds"] = time.time() - t0
     (exp / "report.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
     (exp / "report.md").write_text(render_markdown(report))
@@ -251,17 +257,20 @@ def render_markdown(r: dict) -> str:
             lines += [f"![{name}]({path})", ""]
     else:
         lines += [f"missing: {lm.get('missing')}", ""]
-    lines += ["## Benchmarks", "", "| task | metric | value | chance | n |", "|---|---|---|---|---|"]
-    for task, m in r["benchmarks"].items():
-        if not isinstance(m, dict):
-            lines.append(f"| {task} | missing | {m} | | |")
-        elif "error" in m:
-            lines.append(f"| {task} | ERROR | {m['error'][:120]} | | |")
-        else:
-            for k in ("accuracy", "wer", "cer", "similarity", "wer_reference"):
-                if k in m:
-                    lines.append(f"| {task} | {k} | {_v(m[k])} | {_v(m.get('chance')) if k == 'accuracy' else '-'} | {m.get('n')} |")
-    lines += [""]
+    xm = lm.get("cross_modal")
+    if xm:
+        lines += ["Cross-modal gain (nats per token; positive = the other modality helps; "
+                  f"{xm.get('n')} held-out utterances):", "",
+                  "| direction | alone | after the other modality | gain ± s.e. |", "|---|---|---|---|",
+                  f"| text given its audio (ASR direction) | {_v(xm.get('text_nll_alone'))} | {_v(xm.get('text_nll_after_audio'))} "
+                  f"| {_v(xm.get('text_gain_nats'))} ± {_v(xm.get('text_gain_stderr'))} |",
+                  f"| audio given its transcript (TTS direction) | {_v(xm.get('audio_nll_alone'))} | "
+                  f"{_v(xm.get('audio_nll_after_text'))} | {_v(xm.get('audio_gain_nats'))} ± {_v(xm.get('audio_gain_stderr'))} |", ""]
+    vec = lm.get("nll_vector")
+    if vec:
+        lines += ["NLL vector (held-out utterances, each modality given the other):", "", "| component | value |", "|---|---|"]
+        lines += [f"| {k} | {_v(v)} |" for k, v in vec.items()] + [""]
+    lines += benchmark_table(r["benchmarks"], (r.get("validity") or {}).get("tasks", {}))
     s = r.get("sample")
     if s:
         lines += ["## A generated sample (TTS)", "",
@@ -273,6 +282,36 @@ def render_markdown(r: dict) -> str:
         lines += [f"| {k} | {v:.0f} |" for k, v in r["stage_seconds"].items()] + [""]
     lines += [f"Tensorboard: `tensorboard --logdir {r['experiment']}` (codec and LM runs).", ""]
     return "\n".join(lines)
+
+
+def benchmark_table(bench: dict, validity: dict) -> list[str]:
+    """Every score beside its n, standard error, chance, trivial baseline and oracles."""
+    lines = ["## Benchmarks", "",
+             "Likelihood tasks: accuracy ± one standard error; baseline = the choice with fewer scored tokens "
+             "(shorter audio) wins; oracles know the training data (`benchmarks/benchmark_validity.py`).", "",
+             "| task | model | codebook 0 | chance | baseline | oracles | scoring | n |", "|---|---|---|---|---|---|---|---|"]
+    rest = []
+    for task, m in bench.items():
+        if not isinstance(m, dict):
+            lines.append(f"| {task} | missing: {m} | | | | | | |")
+        elif "error" in m:
+            lines.append(f"| {task} | ERROR: {m['error'][:120]} | | | | | | |")
+        elif "accuracy" in m:
+            orc = validity.get(task, {}).get("oracles", {})
+            orc_s = ", ".join(f"{k} {_v(v.get('accuracy'), 2)}" for k, v in orc.items()) or "-"
+            cb0 = f"{_v(m['accuracy_codebook0'])} ± {_v(m.get('stderr_codebook0'))}" if "accuracy_codebook0" in m else "-"
+            how = m.get("aggregation", "") + (f", {m['scored']}" if m.get("scored") else "") + \
+                (f", cb {m['codebooks']}" if m.get("codebooks") else "")
+            lines.append(f"| {task} | {_v(m['accuracy'])} ± {_v(m.get('stderr'))} | {cb0} | {_v(m.get('chance'))} | "
+                         f"{_v(m.get('baseline_fewer_tokens'))} | {orc_s} | {how} | {m.get('n')} |")
+        elif task != "cross_modal":
+            for k in ("wer", "wer_baseline_constant", "cer", "similarity", "wer_reference", "ended"):
+                if k in m:
+                    rest.append(f"| {task} | {k} | {_v(m[k])} | {m.get('n')} |")
+    lines += [""]
+    if rest:
+        lines += ["| task | metric | value | n |", "|---|---|---|---|"] + rest + [""]
+    return lines
 
 
 def configure_report(p: argparse.ArgumentParser) -> None:

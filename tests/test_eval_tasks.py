@@ -47,7 +47,8 @@ class FakeSim:
 def test_expand_tasks_and_unknown_names():
     assert expand_tasks("swuggy,salmon")[:3] == ["swuggy", "salmon_speaker", "salmon_gender"]
     assert len(expand_tasks("salmon")) == 8
-    assert expand_tasks("all")[-3:] == ["asr", "tts", "continuation"]
+    assert expand_tasks("all")[-4:] == ["asr", "tts", "continuation", "cross_modal"]
+    assert expand_tasks("tstorycloze") == ["text_storycloze"]  # the former name still works
     with pytest.raises(UnknownTaskError, match="'swugy'.*known tasks"):
         expand_tasks("swugy,sblimp")
 
@@ -67,6 +68,8 @@ def test_asr_by_n_shot_prompting(data):
     res, _ = run_asr(ctx, "asr", data / "speech", EvalOptions(asr_shots=2, max_items=4), generate_fn=gen)
     assert res["n"] == 4 and res["shots"] == 2
     assert res["wer"] == 0.0 and res["cer"] == 0.0
+    # the constant-answer baseline: dev's most common first word, about one error per word
+    assert res["baseline_hypothesis"] and 0.8 <= res["wer_baseline_constant"] <= 1.0
     call = gen.calls[0]
     assert call["stop_ids"] == [ctx.vocab.text_end]
     p = call["prompts"][0]
@@ -96,6 +99,7 @@ def test_tts_whole_frames_decoded_and_judged(data, layout):
     expect_frames = frames  # both layouts decode back to the generated frames
     assert res["seconds"] == pytest.approx(expect_frames / 12.5, rel=1e-6)
     assert res["wer"] == pytest.approx(1.0, abs=0.35) and "wer_reference" in res and "similarity_reference" in res
+    assert res["wer_codec_floor"] == pytest.approx(1.0, abs=0.35)  # the judge says "hello" to any audio
     assert len(samples) == 2 and len(samples[0][1]) == int(expect_frames * 1920)
     call = gen.calls[0]
     assert call["stop_ids"] == [ctx.vocab.audio_end]

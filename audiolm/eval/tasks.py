@@ -61,6 +61,8 @@ TASKS: dict[str, TaskSpec] = {
     "asr": TaskSpec("asr", "asr", "speech", "speech recognition by N-shot prompting (WER, CER)"),
     "tts": TaskSpec("tts", "tts", "speech", "zero-shot TTS with a voice prompt (judge WER, speaker similarity)"),
     "continuation": TaskSpec("continuation", "continuation", "speech", "speech continuation from a prompt"),
+    "cross_modal": TaskSpec("cross_modal", "cross_modal", "speech",
+                            "cross-modal gain (NLL of text without minus with its audio before it, and vice versa) + NLL vector"),
 }
 
 _LIKELIHOOD = ["swuggy", "sblimp", "salmon", "twuggy", "tblimp", "sstorycloze", "topic_sstorycloze", "text_storycloze",
@@ -68,7 +70,7 @@ _LIKELIHOOD = ["swuggy", "sblimp", "salmon", "twuggy", "tblimp", "sstorycloze", 
 GROUPS = {
     "salmon": list(SALMON_PARTS),
     "likelihood": _LIKELIHOOD,
-    "all": _LIKELIHOOD + ["asr", "tts", "continuation"],
+    "all": _LIKELIHOOD + ["asr", "tts", "continuation", "cross_modal"],
 }
 # former names, still accepted (with a warning)
 ALIASES = {"tstorycloze": "text_storycloze"}
@@ -391,8 +393,20 @@ def run_asr(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, genera
     hyps = [ctx.tokenizer.decode_text([t for t in g if t != ctx.vocab.text_end]).strip() for g in gens]
     refs = [c.supervisions[0].text for c in test_cuts]
     res = {**wer_cer(refs, hyps), "n": len(refs), "shots": len(shots)}
+    # the trivial baseline: one constant answer for every utterance (dev's most common first word)
+    const = constant_hypothesis([c.supervisions[0].text for c in dev])
+    res["wer_baseline_constant"] = wer_cer(refs, [const] * len(refs))["wer"]
+    res["baseline_hypothesis"] = const
     res["examples"] = [{"ref": r, "hyp": h} for r, h in list(zip(refs, hyps))[:3]]
     return res, []
+
+
+def constant_hypothesis(texts: Sequence[str]) -> str:
+    """The most common first word of ``texts``: what an ASR that ignores its audio would answer."""
+    from collections import Counter
+
+    first = Counter(t.split()[0] for t in texts if t.split())
+    return first.most_common(1)[0][0] if first else ""
 
 
 def _same_speaker_prompts(cuts) -> list[tuple]:
@@ -440,18 +454,26 @@ def run_tts(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, genera
     hyps = judge.transcribe(wavs, sr)
     # the judges on the ground truth do not change between runs (the training callback): memoised
     memo = ctx._codes
-    ref_hyps, ref_sims = [], []
+    ref_hyps, ref_sims, floor_hyps = [], [], []
+    tgt_codes = ctx.encode_cuts(task, test, [t.id for t, _ in pairs])
     for (t, p), (ta, tr), (pa, pr) in zip(pairs, truth, prompt_audio):
         key = ("tts-reference", judge.name, sim.name, t.id, p.id)
         if key not in memo:
             memo[key] = (judge.transcribe([ta], tr)[0], similarity(sim, ta, tr, pa, pr))
         ref_hyps.append(memo[key][0])
         ref_sims.append(memo[key][1])
+        # the floor of this codec + judge: the true codes, decoded, judged (no LM involved)
+        fkey = ("tts-codec-floor", ctx.codec_key(), judge.name, t.id)
+        if fkey not in memo:
+            wav_f, sr_f = ctx.decode_codes(tgt_codes[t.id], task)
+            memo[fkey] = judge.transcribe([wav_f], sr_f)[0]
+        floor_hyps.append(memo[fkey])
     sims = [similarity(sim, w, sr, pa, pr) if len(w) else 0.0 for w, (pa, pr) in zip(wavs, prompt_audio)]
     w = wer_cer(refs, hyps)
     wr = wer_cer(refs, ref_hyps)
     res = {"wer": w["wer"], "cer": w["cer"], "similarity": float(np.mean(sims)), "n": len(pairs),
            "wer_reference": wr["wer"], "similarity_reference": float(np.mean(ref_sims)),
+           "wer_codec_floor": wer_cer(refs, floor_hyps)["wer"],
            "seconds": float(np.mean([len(x) / sr for x in wavs])),
            "ended": float(np.mean([ctx.vocab.audio_end in g for g in gens])),
            "judge": judge.name, "similarity_model": sim.name}
@@ -514,7 +536,9 @@ def run_task(ctx: EvalContext, name: str, data_dir, opts: EvalOptions, paths: di
         folder = task_path(name, data_dir, paths)
         if not folder.exists():
             raise BenchmarkError(f"{name}: benchmark data not found at {folder}")
-        runner = {"asr": run_asr, "tts": run_tts, "continuation": run_continuation}[spec.kind]
+        from audiolm.eval.cross_modal import run_cross_modal
+
+        runner = {"asr": run_asr, "tts": run_tts, "continuation": run_continuation, "cross_modal": run_cross_modal}[spec.kind]
         kw = {k: v for k, v in hooks.items() if k in runner.__code__.co_varnames}
         metrics, samples = runner(ctx, name, folder, opts, **kw)
     metrics["seconds_taken"] = round(time.time() - t0, 2)
