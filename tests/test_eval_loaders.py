@@ -154,6 +154,42 @@ def test_hellaswag_jsonl(tmp_path):
     assert load_likelihood_set("hellaswag", tmp_path).items[1].answer == 2  # the folder works too
 
 
+def test_hellaswag_released_data_folder_takes_the_labelled_val_file(tmp_path):
+    # the released repo's data/: train, val, and a test file without labels that sorts first
+    data = tmp_path / "hellaswag" / "data"
+    data.mkdir(parents=True)
+    rec = {"ind": 1, "activity_label": "A", "ctx_a": "x.", "ctx_b": "y", "endings": ["a", "b", "c", "d"]}
+    (data / "hellaswag_test.jsonl").write_text(json.dumps(rec) + "\n")
+    (data / "hellaswag_val.jsonl").write_text(json.dumps({**rec, "ind": 7, "label": 3}) + "\n")
+    bset = load_likelihood_set("hellaswag", tmp_path / "hellaswag")
+    assert [(it.item_id, it.answer) for it in bset.items] == [("7", 3)]
+    assert bset.source.endswith("hellaswag_val.jsonl")
+    with pytest.raises(BenchmarkError, match="hellaswag_test.jsonl has no labels"):
+        load_likelihood_set("hellaswag", data / "hellaswag_test.jsonl")
+    (data / "hellaswag_val.jsonl").unlink()
+    with pytest.raises(BenchmarkError, match="has labels"):
+        load_likelihood_set("hellaswag", tmp_path / "hellaswag")
+
+
+@pytest.mark.parametrize("task", ["sstorycloze", "topic_sstorycloze"])
+def test_spoken_storycloze_correct_incorrect_folders(tmp_path, task):
+    # the released sSC / tSC layout: <n>_correct.wav and <n>_incorrect.wav, in any file order
+    root = tmp_path / task
+    (root / "part").mkdir(parents=True)
+    for n in (10, 2, 1):
+        _wav(root / "part" / f"{n}_correct.wav", 300 + n)
+        _wav(root / "part" / f"{n}_incorrect.wav", 900 + n)
+    bset = load_likelihood_set(task, root)
+    assert [it.item_id for it in bset.items] == ["part/1", "part/2", "part/10"]
+    for it in bset.items:
+        right = bset.cuts[it.choices[it.answer].cut_id]
+        wrong = bset.cuts[it.choices[1 - it.answer].cut_id]
+        assert _freq_of(right) < 600 < _freq_of(wrong)
+    (root / "part" / "2_incorrect.wav").unlink()
+    with pytest.raises(BenchmarkError, match="lack their correct or incorrect file.*part/2"):
+        load_likelihood_set(task, root)
+
+
 def test_storycloze_csv(tmp_path):
     p = tmp_path / "cloze_test_val.csv"
     with open(p, "w", newline="") as f:

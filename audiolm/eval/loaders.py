@@ -15,7 +15,12 @@ Layouts read (what we assumed of each is in docs/evaluation.md):
   ``positive_audio``/``negative_audio``, ``correct``/``incorrect``) or one row per candidate with an
   ``audio`` column, a 0/1 ``correct`` (or ``label``) column and a group column (``id``/``pair_id``).
   Audio cells are the datasets-library struct ``{"bytes", "path"}``.
-- **HellaSwag** ``hellaswag_*.jsonl`` (``ctx_a``, ``ctx_b``, ``activity_label``, ``endings``, ``label``).
+- **Spoken StoryCloze / Topic StoryCloze** (sSC / tSC of the TWIST paper, used by slamkit, Spirit
+  LM and Moshi): a folder of ``<n>_correct.wav`` and ``<n>_incorrect.wav`` (the whole story with its
+  right or wrong ending), paired on ``<n>``; sub-folders are searched too.
+- **HellaSwag** released ``data/`` folder: ``hellaswag_val.jsonl`` is taken (``hellaswag_test.jsonl``
+  has no labels; a file whose records lack ``label`` is an error that says so), fields ``ctx_a``,
+  ``ctx_b``, ``activity_label``, ``endings``, ``label``.
 - **StoryCloze** csv (``InputStoryid, InputSentence1..4, RandomFifthSentenceQuiz1/2, AnswerRightEnding``).
 """
 
@@ -112,6 +117,56 @@ def load_gold_csv(task: str, gold: str | Path) -> BenchmarkSet:
 # SALMon released folders
 
 _SALMON_RE = re.compile(r"^(?P<prefix>.*?)_(?P<index>\d+)_(?P<option>\d+)$")
+
+
+_CLOZE_RE = re.compile(r"^(?P<index>.+)_(?P<kind>correct|incorrect)$")
+
+
+def load_correct_incorrect_folder(task: str, folder: str | Path) -> BenchmarkSet:
+    """``<n>_correct.wav`` / ``<n>_incorrect.wav`` pairs (spoken and Topic StoryCloze releases)."""
+    folder = Path(folder)
+    groups: dict[str, dict[str, Path]] = defaultdict(dict)
+    for wav in sorted(folder.rglob("*.wav")):
+        m = _CLOZE_RE.match(wav.stem)
+        if m:
+            key = str(wav.parent.relative_to(folder) / m["index"])
+            groups[key][m["kind"]] = wav
+    if not groups:
+        raise BenchmarkError(f"{task}: no <n>_correct.wav / <n>_incorrect.wav files in {folder}")
+    incomplete = sorted(k for k, v in groups.items() if len(v) != 2)
+    if incomplete:
+        raise BenchmarkError(f"{task}: {len(incomplete)} stories in {folder} lack their correct or incorrect file "
+                             f"(first: {incomplete[0]!r})")
+    items, cuts = [], []
+    for key in sorted(groups, key=_natural):
+        ids = []
+        for kind in ("correct", "incorrect"):
+            cid = f"{task}-{key.replace('/', '-')}-{kind}"
+            cuts.append(_wav_cut(groups[key][kind], cid))
+            ids.append(cid)
+        items.append(Item(key, [Choice(cut_id=c) for c in ids], 0))
+    return BenchmarkSet(task, items, _cutset(cuts), str(folder))
+
+
+def _natural(key: str):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", key)]
+
+
+def _hellaswag_file(task: str, files: list[Path]) -> Path:
+    """The labelled file of a HellaSwag ``data/`` folder: val (test has no labels)."""
+    val = [f for f in files if "val" in f.stem]
+    if val:
+        return val[0]
+    for f in files:
+        with open(f) as fh:
+            first = next((line for line in fh if line.strip()), "")
+        try:
+            if "label" in json.loads(first):
+                return f
+        except ValueError:
+            continue
+    raise BenchmarkError(f"{task}: none of {', '.join(f.name for f in files)} has labels "
+                         "(HellaSwag's test file has none: use hellaswag_val.jsonl)")
 
 
 def load_salmon_folder(task: str, folder: str | Path) -> BenchmarkSet:
@@ -240,10 +295,15 @@ def load_hellaswag_jsonl(task: str, path: str | Path) -> BenchmarkSet:
                 continue
             try:
                 r = json.loads(line)
+                if "label" not in r:
+                    raise BenchmarkError(f"{task}: {path} has no labels (HellaSwag's test file has none: use "
+                                         "hellaswag_val.jsonl)")
                 ctx = r["ctx_a"] + " " + r["ctx_b"].capitalize()
                 prefix = _hellaswag_clean(r["activity_label"] + ": " + ctx)
                 endings = [_hellaswag_clean(e) for e in r["endings"]]
                 label = int(r["label"])
+            except BenchmarkError:
+                raise
             except (KeyError, ValueError, TypeError) as e:
                 raise BenchmarkError(f"{task}: line {n + 1} of {path} is not a HellaSwag record ({e!r})") from None
             item_id = str(r.get("ind", n))
@@ -298,13 +358,16 @@ def load_likelihood_set(task: str, folder: str | Path, *, zerospeech_sub: str | 
         return load_parquet(task, parquet)
     if any(_SALMON_RE.match(w.stem) for w in p.glob("*.wav")):
         return load_salmon_folder(task, p)
-    jsonl = sorted(p.glob("*.jsonl"))
+    if any(_CLOZE_RE.match(w.stem) for w in p.rglob("*.wav")):
+        return load_correct_incorrect_folder(task, p)
+    jsonl = sorted(p.glob("*.jsonl")) or sorted(p.glob("data/*.jsonl"))
     if jsonl:
-        return load_hellaswag_jsonl(task, jsonl[0])
+        return load_hellaswag_jsonl(task, _hellaswag_file(task, jsonl))
     csvs = sorted(p.glob("*.csv"))
     if csvs:
         return load_likelihood_set(task, csvs[0])
     raise BenchmarkError(
         f"{task}: nothing readable in {p}: expected {SPOKEN_MANIFEST} or {TEXT_MANIFEST} (prepared), gold.csv + wavs "
-        "(ZeroSpeech), sample_<i>_<k>.wav (SALMon), *.parquet (Hugging Face), *.jsonl (HellaSwag) or a StoryCloze csv"
+        "(ZeroSpeech), sample_<i>_<k>.wav (SALMon), <n>_correct.wav/<n>_incorrect.wav (spoken/Topic StoryCloze), "
+        "*.parquet (Hugging Face), *.jsonl (HellaSwag) or a StoryCloze csv"
     )

@@ -32,10 +32,10 @@ if [ "$size" = tiny ]; then
   UTTS=120; SPEAKERS=6; BENCH_SIZE=6
   CODEC_SET="trainer.max_steps=40 trainer.val_every_n_steps=40 data.batch_size=4 teacher.steps=40 data.val_max_cuts=4"
   LM_SET="trainer.max_tokens=81920 trainer.log_every_n_steps=2 trainer.val_every_n_steps=10 trainer.ckpt_every_n_steps=10"
-  EVAL_ITEMS=3; BPE=600
+  EVAL_ITEMS=3; BPE=600; SPEECH_SIZE=6
 else
-  UTTS=2000; SPEAKERS=10; BENCH_SIZE=200; CODEC_SET=""
-  LM_SET=""; EVAL_ITEMS=0; BPE=2048
+  UTTS=2000; SPEAKERS=10; BENCH_SIZE=400; CODEC_SET=""
+  LM_SET=""; EVAL_ITEMS=400; BPE=2048; SPEECH_SIZE=120
 fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
@@ -61,8 +61,10 @@ LM_CKPT=$exp/lm/checkpoints/last.ckpt
 run_stage 0 corpus audiolm prepare synth "$D/corpus" --utterances "$UTTS" --speakers "$SPEAKERS" --jobs 2
 # 1. text-only documents for the 5% text share of the mixture
 run_stage 1 text audiolm prepare synth-text "$D/text" --documents "$((UTTS / 2))"
-# 2. offline benchmark sets with held-out voices (sWUGGY, sBLIMP, SALMon, StoryCloze, ...)
-run_stage 2 benchmarks audiolm prepare benchmarks "$D/benchmarks" --size "$BENCH_SIZE" --workers 2
+# 2. offline benchmark sets with held-out voices (sWUGGY, sBLIMP, SALMon, StoryCloze, ...), held out
+#    from the training corpus (no sentence or story of it; real words it says often)
+run_stage 2 benchmarks audiolm prepare benchmarks "$D/benchmarks" --size "$BENCH_SIZE" --sizes "speech=$SPEECH_SIZE" \
+  --workers 2 --corpus "$D/corpus" --corpus "$D/text"
 # 3. the quick split-RVQ codec (semantic codebook distilled from an offline phone recognizer)
 run_stage 3 codec audiolm train codec quick exp_dir="$exp" name=codec \
   train_cuts="$D/corpus/cuts_train.jsonl.gz" val_cuts="$D/corpus/cuts_dev.jsonl.gz" $CODEC_SET
@@ -92,7 +94,7 @@ run_eval() {
   local extra=()
   if [ "$EVAL_ITEMS" -gt 0 ]; then extra=(--max-items "$EVAL_ITEMS"); fi
   audiolm eval "$LM_CKPT" --data "$D/benchmarks" --config quick --set "asr_judge=corpus:$D/corpus" \
-    --tasks swuggy,sblimp,salmon,twuggy,tblimp,sstorycloze,tstorycloze,hellaswag,asr,tts \
+    --tasks swuggy,sblimp,salmon,twuggy,tblimp,sstorycloze,topic_sstorycloze,text_storycloze,hellaswag,cross_modal,asr,tts \
     --out "$exp/eval/report.json" --save-audio "$exp/eval/audio" "${extra[@]}" || {
       rc=$?; [ "$rc" -eq 1 ] || exit "$rc"; echo "(some tasks failed: see $exp/eval/report.json)"; }
 }
