@@ -1,0 +1,81 @@
+"""Oracles that know the training distribution, for the benchmark-validity check.
+
+A benchmark score means something only beside what a model of the training data *could* score.
+These are small count models fitted on the training corpus itself:
+
+- :class:`NGram` — an interpolated (Jelinek-Mercer) n-gram over any symbols: words, characters,
+  BPE ids, espeak phones, codec codebook-0 tokens;
+- :func:`cache_logprob` — an n-gram mixed with a unigram cache of the context (Kuhn & De Mori's
+  cache LM): the simplest model that knows a story re-mentions its entities.
+
+Each returns log-probabilities of a scored span given its context, so a pair is judged as the
+LM is (sum for text pairs, mean per token for spoken ones).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from typing import Hashable, Iterable, Sequence
+
+BOS, EOS = "<s>", "</s>"
+
+
+class NGram:
+    """Interpolated n-gram: ``p(w|h) = sum_k lam_k p_ML(w | last k-1 symbols) + lam_0 / V``."""
+
+    def __init__(self, order: int = 4, lambdas: Sequence[float] | None = None) -> None:
+        if order < 1:
+            raise ValueError("order must be >= 1")
+        self.order = order
+        # weight of the uniform floor, then unigram .. order-gram (longer contexts weigh more)
+        self.lambdas = list(lambdas) if lambdas else [0.01] + [float(2 ** k) for k in range(order)]
+        if len(self.lambdas) != order + 1:
+            raise ValueError(f"need {order + 1} lambdas, got {len(self.lambdas)}")
+        self.counts: list[dict[tuple, Counter]] = [defaultdict(Counter) for _ in range(order)]
+        self.vocab: set = set()
+
+    def fit(self, sequences: Iterable[Sequence[Hashable]]) -> "NGram":
+        for seq in sequences:
+            s = [BOS] * (self.order - 1) + list(seq) + [EOS]
+            self.vocab.update(seq)
+            for i in range(self.order - 1, len(s)):
+                for k in range(self.order):  # context length k
+                    self.counts[k][tuple(s[i - k : i])][s[i]] += 1
+        self.vocab.add(EOS)
+        return self
+
+    def logprob(self, word, history: Sequence) -> float:
+        h = [BOS] * (self.order - 1) + list(history)
+        num = self.lambdas[0] / max(len(self.vocab), 1)
+        den = self.lambdas[0]
+        for k in range(self.order):
+            c = self.counts[k].get(tuple(h[len(h) - k :]) if k else ())
+            if c:
+                total = sum(c.values())
+                num += self.lambdas[k + 1] * c.get(word, 0) / total
+                den += self.lambdas[k + 1]
+        return math.log(num / den)
+
+    def score(self, context: Sequence, target: Sequence) -> tuple[float, int]:
+        """(sum of log p over ``target``, its length) given ``context`` before it."""
+        hist = list(context)
+        total = 0.0
+        for w in target:
+            total += self.logprob(w, hist[-(self.order - 1):] if self.order > 1 else [])
+            hist.append(w)
+        return total, len(target)
+
+
+def cache_logprob(model: NGram, context: Sequence, target: Sequence, weight: float = 0.5) -> tuple[float, int]:
+    """Like :meth:`NGram.score`, each target symbol's probability mixed with its frequency in the
+    context so far (``weight``): a cache LM."""
+    hist = list(context)
+    total = 0.0
+    for w in target:
+        p = math.exp(model.logprob(w, hist[-(model.order - 1):] if model.order > 1 else []))
+        cache = Counter(hist)
+        pc = cache[w] / len(hist) if hist else 0.0
+        total += math.log((1 - weight) * p + weight * pc)
+        hist.append(w)
+    return total, len(target)
