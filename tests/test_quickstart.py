@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-LIKELIHOOD = ("swuggy", "sblimp", "salmon", "twuggy", "tblimp", "sstorycloze", "tstorycloze", "hellaswag")
+LIKELIHOOD = ("swuggy", "sblimp", "salmon", "twuggy", "tblimp", "sstorycloze", "topic_sstorycloze", "text_storycloze",
+              "hellaswag")
 
 
 def _finite(x) -> bool:
@@ -30,7 +31,7 @@ def test_quickstart_tiny_end_to_end(tmp_path):
 
     for rel in ("data/corpus/cuts_train.jsonl.gz", "data/text/text_train.jsonl.gz", "data/benchmarks",
                 "codec/checkpoints/last.ckpt", "tokens/train/codec.json", "tokens/dev/codec.json",
-                "tokenizer.json", "lm/checkpoints/last.ckpt", "lm/final.json", "eval/report.json",
+                "tokenizer.json", "lm/checkpoints/last.ckpt", "lm/final.json", "eval/report.json", "eval/validity.json",
                 "report.md", "report.json", "plots/lm_loss.png"):
         assert (exp / rel).exists(), rel
     assert list((exp / "codec" / "tb").rglob("events.*")) and list((exp / "lm" / "tb").rglob("events.*"))
@@ -56,9 +57,18 @@ def test_quickstart_tiny_end_to_end(tmp_path):
         m = tasks[name]
         assert "error" not in m, (name, m)
         assert 0.0 <= m["accuracy"] <= 1.0 and 0.0 < m["chance"] < 1.0 and m["n"] > 0
+        assert 0.0 <= m["stderr"] <= 0.5 and 0.0 <= m["baseline_fewer_tokens"] <= 1.0
     for name in ("asr", "tts"):
         assert "error" not in tasks[name], (name, tasks[name])
         assert _finite(tasks[name]["wer"]) and tasks[name]["wer"] >= 0
+    xm = report["lm"]["cross_modal"]
+    assert _finite(xm["text_gain_nats"]) and _finite(xm["audio_gain_nats"]) and xm["n"] > 0
+    vec = report["lm"]["nll_vector"]
+    assert {"bits_per_text_token", "nll_semantic", "nll_acoustic_7", "bits_per_audio_second"} <= set(vec)
+    assert _finite(tasks["asr"]["wer_baseline_constant"]) and _finite(tasks["tts"]["wer_codec_floor"])
+    validity = report["validity"]["tasks"]
+    assert {"twuggy", "tblimp", "swuggy"} <= set(validity)
+    assert "bpe_4gram" in validity["tblimp"]["oracles"] and "codebook0_4gram" in validity["swuggy"]["oracles"]
     md = (exp / "report.md").read_text()
     assert "## Benchmarks" in md and "swuggy" in md
 

@@ -78,3 +78,46 @@ def test_bad_utterances_are_skipped_and_counted():
     assert build_documents([(None, "")], "text_first", FM, TOK) == []
     with pytest.raises(ValueError, match="unknown document format"):
         build_documents(UTTS, "sideways", FM, TOK)
+
+
+def test_word_interleaved_spans_cover_words_and_frames_in_order():
+    import pickle
+
+    from audiolm.tokens.documents import Utterance, word_spans
+
+    text = "the cat saw a dog near the old tree today"
+    words = [(w, 0.1 + 0.3 * k, 0.25) for k, w in enumerate(text.split())]
+    codes = np.arange(2 * 40).reshape(2, 40) % 4  # 40 frames over 3.2 s
+    utt = Utterance(codes, text, words, 3.2)
+    assert pickle.loads(pickle.dumps(utt)).words == words  # survives DataLoader workers
+    codes_, text_ = utt  # unpacks as the plain pair
+    assert text_ == text
+    for seed in range(20):
+        spans = word_spans(utt, np.random.default_rng(seed))
+        assert len(spans) >= 2
+        assert "".join(s[0] for s in spans) == text  # words in order, leading spaces kept
+        assert spans[0][1] == 0 and spans[-1][2] == 40
+        assert all(a[2] == b[1] for a, b in zip(spans, spans[1:]))  # contiguous frames
+        mods = [s[3] for s in spans]
+        assert all(m1 != m2 for m1, m2 in zip(mods, mods[1:]))  # alternating
+        k = 0
+        for t, a, b, _ in spans:  # a span's frames hold its words: cut half-way between words
+            n = len(t.split())
+            start, end = words[k][1], words[k + n - 1][1] + words[k + n - 1][2]
+            assert a / 12.5 <= start + 0.05 and b / 12.5 >= end - 0.05
+            k += n
+    # the document: each span in its modality, in order (the spans of the utterance's own draw)
+    import zlib
+
+    (doc,) = build_documents([Utterance(codes, text, words, 3.2)], "word_interleaved", FM, TOK, source="d")
+    spans = word_spans(utt, np.random.default_rng([zlib.crc32(b"d"), 0]))
+    expect = [BOS]
+    for t, a, b, m in spans:
+        expect += [TS, *TOK.encode_text(t), TE] if m == "text" else [AS, *FM.encode(codes[:, a:b]).tolist(), AE]
+    assert doc.ids.tolist() == expect + [EOS]
+    # without an alignment (or a mismatched one) the utterance is laid out text-first
+    (plain,) = build_documents([(codes, text)], "word_interleaved", FM, TOK)
+    (tf,) = build_documents([(codes, text)], "text_first", FM, TOK)
+    assert plain.ids.tolist() == tf.ids.tolist()
+    bad = Utterance(codes, text, words[:-1], 3.2)
+    assert word_spans(bad, np.random.default_rng(0)) is None

@@ -7,6 +7,12 @@ Formats (SODA, utterance-level interleaving; ``A_i`` = the layout's tokens of ut
 ``both``         the document twice: text_first, then audio_first (two documents)
 ``audio_only``   ``BOS <|audio_start|>A1<|audio_end|><|audio_start|>A2<|audio_end|> ... EOS``
 ``text_only``    ``BOS T1 T2 ... EOS`` (transcripts as plain text, joined by spaces, no tags)
+``word_interleaved``  beyond SODA, as Spirit LM: within each utterance, spans of 1..6 consecutive
+                 words alternate between text ``<|text_start|>w_i..w_j<|text_end|>`` and the audio
+                 frames of those words ``<|audio_start|>A[i..j]<|audio_end|>`` (cut between words
+                 from the word alignment); the modality of the first span is drawn per utterance.
+                 Needs :class:`Utterance` ``words`` (token shards of aligned corpora carry them);
+                 an utterance without a usable alignment is laid out text-first.
 
 Text-only web documents (:func:`text_document`) are ``BOS text EOS`` without tags.
 Documents longer than ``max_tokens`` (BOS/EOS included) are cut at utterance boundaries into
@@ -18,6 +24,7 @@ Utterances whose transcript is empty (formats with text) or whose codes are miss
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -27,9 +34,24 @@ from audiolm.skips import SkipReport
 from audiolm.tokens.layout import Layout
 from audiolm.tokens.modality import ACOUSTIC, SEMANTIC, SPECIAL, TEXT
 
-FORMATS = ("text_first", "audio_first", "both", "audio_only", "text_only")
-_NEEDS_TEXT = {"text_first", "audio_first", "both", "text_only"}
-_NEEDS_AUDIO = {"text_first", "audio_first", "both", "audio_only"}
+FORMATS = ("text_first", "audio_first", "both", "audio_only", "text_only", "word_interleaved")
+_NEEDS_TEXT = {"text_first", "audio_first", "both", "text_only", "word_interleaved"}
+_NEEDS_AUDIO = {"text_first", "audio_first", "both", "audio_only", "word_interleaved"}
+MAX_SPAN_WORDS = 6  # word_interleaved: spans of 1..6 words
+
+
+class Utterance(tuple):
+    """``(codes, text)`` that may carry its word alignment: ``words`` = ``[(word, start_s, dur_s)]``
+    and ``duration`` (seconds the codes cover). Unpacks as the plain pair everywhere."""
+
+    def __new__(cls, codes, text, words=None, duration=None):
+        obj = super().__new__(cls, (codes, text))
+        obj.words = words
+        obj.duration = duration
+        return obj
+
+    def __reduce__(self):  # pickles (DataLoader workers) with its alignment
+        return (Utterance, (self[0], self[1], self.words, self.duration))
 
 
 @dataclass
@@ -170,15 +192,31 @@ def build_documents(
     cache: dict = {} if _audio_cache is None else _audio_cache
     blocks: list[list[_Piece]] = []  # one block of parts per utterance, joined once per document
     for i in keep:
-        if fmt == "text_only":
+        if fmt == "word_interleaved":
+            spans = word_spans(utterances[i], np.random.default_rng([zlib.crc32(source.encode()), i]))
+            if spans is not None:
+                parts = []
+                enc_spans = tokenizer.encode_text_batch([sp[0] for sp in spans])
+                for (_, a, b, modality), tids in zip(spans, enc_spans):
+                    if modality == "text":
+                        parts += [ts, _text(tids), te]
+                    else:
+                        codes = np.asarray(utterances[i][0])[:, a:b]
+                        parts += [as_, _audio_piece(layout, codes, {}, None), ae]
+                blocks.append(parts)
+                continue
+            fmt_i = "text_first"  # no usable alignment: the utterance as SODA lays it out
+        else:
+            fmt_i = fmt
+        if fmt_i == "text_only":
             blocks.append([_text(enc[i])])
             continue
         a = [as_, _audio_piece(layout, utterances[i][0], cache, i), ae]
-        if fmt == "audio_only":
+        if fmt_i == "audio_only":
             blocks.append(a)
             continue
         t = [ts, _text(enc[i]), te]
-        blocks.append(t + a if fmt == "text_first" else a + t)
+        blocks.append(t + a if fmt_i == "text_first" else a + t)
     bos, eos = _special([tokenizer.bos_id]), _special([tokenizer.eos_id])
     groups: list[list[_Piece]] = [[]]
     n = 2
@@ -194,6 +232,46 @@ def build_documents(
         j = _join([bos, *g, eos])
         docs.append(TokenDocument(j.ids, j.mod, j.audio, source=source, fmt=fmt))
     return docs
+
+
+def word_spans(utt, rng: np.random.Generator) -> list[tuple[str, int, int, str]] | None:
+    """``[(text, frame_start, frame_end, modality)]``: spans of 1..MAX_SPAN_WORDS words covering the
+    utterance, alternating text/audio from a modality drawn with ``rng``; None when the utterance
+    has no alignment that matches its transcript word for word.
+
+    Audio is cut half-way between the last word of a span and the first of the next; the first
+    span starts at frame 0 and the last ends at the last frame. Span texts after the first carry
+    their leading space, as the words do in running text. An audio span that would hold no frame
+    is given as text.
+    """
+    words, dur = getattr(utt, "words", None), getattr(utt, "duration", None)
+    codes, text = utt[0], utt[1]
+    tokens = (text or "").split()
+    if not words or not dur or len(words) != len(tokens) or len(tokens) < 2:
+        return None
+    n_frames = np.asarray(codes).shape[1]
+    bounds, i = [], 0
+    while i < len(tokens):
+        most = MAX_SPAN_WORDS if i else min(MAX_SPAN_WORDS, len(tokens) - 1)  # at least two spans
+        j = min(len(tokens), i + int(rng.integers(1, most + 1)))
+        bounds.append((i, j))
+        i = j
+    if len(bounds) < 2:
+        return None
+    cuts = [0]
+    for (_, j) in bounds[:-1]:
+        t = (float(words[j - 1][1]) + float(words[j - 1][2]) + float(words[j][1])) / 2
+        cuts.append(min(n_frames, max(cuts[-1], int(round(t / float(dur) * n_frames)))))
+    cuts.append(n_frames)
+    first = "text" if rng.random() < 0.5 else "audio"
+    out = []
+    for k, (a, b) in enumerate(bounds):
+        t = " ".join(tokens[a:b])
+        mod = first if k % 2 == 0 else ("audio" if first == "text" else "text")
+        if mod == "audio" and cuts[k + 1] <= cuts[k]:
+            mod = "text"
+        out.append((t if k == 0 else " " + t, cuts[k], cuts[k + 1], mod))
+    return out
 
 
 def text_document(tokenizer, text: str, source: str = "", ids: Sequence[int] | None = None) -> TokenDocument:

@@ -27,6 +27,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from audiolm.skips import SkipReport
+from audiolm.tokens.documents import Utterance
 
 TEXT_BLOCK = 1024
 SHAR_HINT = "a lhotse Shar directory with cuts.*.jsonl.gz + codes.*.tar and codec.json, as written by `audiolm tokenize`"
@@ -116,12 +117,15 @@ def load_shard(unit: ShardUnit) -> list[tuple[str, list[tuple], list[tuple]]]:
                     ev.append(("skip", "bad codes shape", cut.id))
             except Exception:
                 ev.append(("skip", "unreadable codes", cut.id))
-        groups.setdefault(str(doc), []).append((pos, k, codes, text))
+        words = None
+        if len(sups) == 1 and sups[0].alignment and sups[0].alignment.get("word"):
+            words = [(a.symbol, a.start, a.duration) for a in sups[0].alignment["word"]]
+        groups.setdefault(str(doc), []).append((pos, k, codes, text, words, cut.duration))
         notes.setdefault(str(doc), []).extend(ev)
     out = []
     for doc, utts in groups.items():
         utts.sort(key=lambda u: (u[0], u[1]))
-        out.append((doc, [(u[2], u[3]) for u in utts], notes[doc]))
+        out.append((doc, [Utterance(u[2], u[3], u[4], u[5]) for u in utts], notes[doc]))
     return out
 
 

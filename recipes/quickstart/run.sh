@@ -89,8 +89,11 @@ run_stage 6 lm audiolm train lm quickstart exp_dir="$exp" name=lm \
   "data.train_shards=[$exp/tokens/train]" "data.val_shards=[$exp/tokens/dev]" \
   "data.text_train=[$D/text/text_train.jsonl.gz]" "data.text_val=[$D/text/text_dev.jsonl.gz]" \
   data.text_ratio=0.05 $LM_SET
-# 7. evaluation on the offline sets
+# 7. evaluation on the offline sets, beside baselines and oracles that know the training data
 run_eval() {
+  python benchmarks/benchmark_validity.py --bench "$D/benchmarks" --corpus "$D/corpus" --corpus "$D/text" \
+    --tokenizer "$exp/tokenizer.json" --tokens "$exp/tokens/train" --codec "$CODEC_CKPT" \
+    --max-items "$EVAL_ITEMS" --out "$exp/eval/validity.json"
   local extra=()
   if [ "$EVAL_ITEMS" -gt 0 ]; then extra=(--max-items "$EVAL_ITEMS"); fi
   audiolm eval "$LM_CKPT" --data "$D/benchmarks" --config quick --set "asr_judge=corpus:$D/corpus" \
