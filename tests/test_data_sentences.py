@@ -78,3 +78,38 @@ def test_documents_keep_a_protagonist():
     # ... and referred back to later (by name or pronoun) in most documents
     back = sum(any(re.search(rf"\b({d[0].split()[0]}|he|she|He|She)\b", s) for s in d[1:]) for d in docs)
     assert back >= 0.7 * len(docs)
+
+
+def test_corpus_documents_include_coherent_stories_and_the_benchmarked_constructions():
+    import pytest
+
+    from audiolm.data.sentences import STORY_LENGTH, generate_documents
+    from audiolm.data.stories import StoryGenerator
+
+    docs = generate_documents(200, seed=3, story_fraction=0.5)
+    assert len(docs) == 200 and all(3 <= len(d) <= 8 for d in docs)
+    assert generate_documents(200, seed=3, story_fraction=0.5) == docs  # deterministic
+    stories = [d for d in docs if len(d) >= STORY_LENGTH and d[0].split()[0] in StoryGenerator(0).lex.word_types() | {
+        w for g in StoryGenerator(0).lex.names.values() for w in g}]
+    assert stories
+    # every story document is a whole story: same as the story generator's, first sentences first
+    all_stories = generate_documents(40, seed=5, story_fraction=1.0, min_sentences=5, max_sentences=5)
+    gen = StoryGenerator(5 + 104_729)
+    assert all_stories == [gen.story().sentences for _ in range(40)]
+    st = StoryGenerator(0).story(schema=0)
+    assert st.sentences[0].startswith(st.binding["name"]) and st.binding["obj"] in st.sentences[-1]
+    text = " ".join(s for d in docs for s in d)
+    for needle in (" himself", " herself", " themselves", " these ", " those ", " near the ", " an "):
+        assert needle in text, needle
+    g = SentenceGenerator(1)
+    for _ in range(40):  # reflexives agree with their subject
+        ws = g.reflexive_clause("past").split()
+        refl = next(w for w in ws if w.endswith(("self", "selves")))
+        if ws[0] in ("they", "these", "those"):
+            assert refl == "themselves"
+        elif ws[0] == "we":
+            assert refl == "ourselves"
+        elif ws[0] in ("she", "he"):
+            assert refl == ("herself" if ws[0] == "she" else "himself")
+    with pytest.raises(ValueError, match="story_fraction"):
+        generate_documents(2, story_fraction=1.5)

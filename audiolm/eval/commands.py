@@ -66,7 +66,8 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("checkpoint", help="LM checkpoint (.ckpt written by `audiolm train lm`)")
     p.add_argument("--tasks", required=True,
                    help="comma-separated tasks or groups: swuggy, sblimp, salmon (all parts) or salmon_speaker..., "
-                        "twuggy, tblimp, sstorycloze, tstorycloze, hellaswag, asr, tts, continuation; groups: likelihood, all")
+                        "twuggy, tblimp, sstorycloze, topic_sstorycloze, text_storycloze, hellaswag, asr, tts, continuation, "
+                        "cross_modal; groups: likelihood, all")
     p.add_argument("--data", action="append", default=[], metavar="DIR|TASK=PATH",
                    help="benchmark folder (from `audiolm prepare benchmarks`), and/or TASK=PATH for official files "
                         "(e.g. swuggy=zr2021/lexical/dev, salmon=salmon_benchmark, hellaswag=hellaswag_val.jsonl); repeatable")

@@ -32,10 +32,12 @@ if [ "$size" = tiny ]; then
   UTTS=120; SPEAKERS=6; BENCH_SIZE=6
   CODEC_SET="trainer.max_steps=40 trainer.val_every_n_steps=40 data.batch_size=4 teacher.steps=40 data.val_max_cuts=4"
   LM_SET="trainer.max_tokens=81920 trainer.log_every_n_steps=2 trainer.val_every_n_steps=10 trainer.ckpt_every_n_steps=10"
+  XM_EVERY=10; XM_ITEMS=3
   EVAL_ITEMS=3; BPE=600; SPEECH_SIZE=6
 else
   UTTS=2000; SPEAKERS=10; BENCH_SIZE=400; CODEC_SET=""
   LM_SET=""; EVAL_ITEMS=400; BPE=2048; SPEECH_SIZE=120
+  XM_EVERY=300; XM_ITEMS=48
 fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
@@ -83,8 +85,10 @@ train_tokenizer() {
     "$exp/tokenizer.json" --vocab-size "$BPE" --n-codebooks 8 --codebook-size "$cb"
 }
 run_stage 5 tokenizer train_tokenizer
-# 6. the interleaved LM: text-first + audio-first documents, 5% text-only tokens
-run_stage 6 lm audiolm train lm quickstart exp_dir="$exp" name=lm \
+# 6. the interleaved LM: text-first + audio-first documents, 5% text-only tokens; the cross-modal
+#    gain and the NLL vector go to tensorboard (eval/cross_modal/*) as it trains
+XM_CALLBACK="callbacks=[{class_path: audiolm.eval.callback.EvalCallback, init_args: {tasks: cross_modal, data: $D/benchmarks, every_n_steps: $XM_EVERY, max_items: $XM_ITEMS, config: quick}}]"
+run_stage 6 lm audiolm train lm quickstart exp_dir="$exp" name=lm "$XM_CALLBACK" \
   data.tokenizer="$exp/tokenizer.json" \
   "data.train_shards=[$exp/tokens/train]" "data.val_shards=[$exp/tokens/dev]" \
   "data.text_train=[$D/text/text_train.jsonl.gz]" "data.text_val=[$D/text/text_dev.jsonl.gz]" \

@@ -4,10 +4,11 @@ Layout written (every task folder in the prepared format of :mod:`audiolm.eval.i
 
     OUT/benchmarks.json                 what was built: seed, sizes, voices, counts, seconds
     OUT/swuggy/cuts.jsonl.gz + audio/   word vs pseudoword (one held-out voice per pair)
-    OUT/sblimp/...                      grammatical vs ungrammatical sentence (7 phenomena)
+    OUT/sblimp/...                      grammatical vs ungrammatical sentence (7 phenomena of the corpus grammar)
     OUT/salmon/<part>/...               the 8 SALMon parts (official folder names)
-    OUT/sstorycloze/...                 whole story with the right vs a wrong ending
-    OUT/twuggy/items.jsonl, OUT/tblimp/items.jsonl, OUT/tstorycloze/items.jsonl, OUT/hellaswag/items.jsonl
+    OUT/sstorycloze/...                 a story with its right vs an incoherent ending (custom.ending_start)
+    OUT/topic_sstorycloze/...           a story with its ending vs another story's (Topic StoryCloze)
+    OUT/twuggy/items.jsonl, OUT/tblimp/items.jsonl, OUT/text_storycloze/items.jsonl, OUT/hellaswag/items.jsonl
     OUT/speech/cuts_{dev,test}.jsonl.gz held-out speakers for ASR, TTS and continuation
 
 Each task draws from its own generator seeded by ``(seed, task)``, so a task's set does not
