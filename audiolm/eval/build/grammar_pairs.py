@@ -10,7 +10,8 @@ changed, so that the change breaks a rule the corpus itself follows everywhere:
 - ``anaphor_gender_agreement``: himself/herself after a named or gendered subject;
 - ``anaphor_number_agreement``: themselves vs himself/herself after a plural or singular subject;
 - ``indefinite_article``: a/an before a consonant or vowel sound;
-- ``irregular_participle``: has taken vs has took (past used as participle).
+- ``irregular_participle``: has taken vs has took, and took vs taken (half each, so that
+  preferring the commoner form is worth nothing).
 
 The changed word stands at the same position with the same number of words, so a model cannot
 win by length; both members are scored by the sum of their log-probs (BLiMP's rule). Pairs are
@@ -174,6 +175,9 @@ def indefinite_article(g: SentenceGenerator) -> MinimalPair:
 
 
 def irregular_participle(g: SentenceGenerator) -> MinimalPair:
+    """has taken / has took, and (half the pairs) took / taken after a plain subject: the corrupt
+    form is the past in one half and the participle in the other, so a model that merely prefers
+    the commoner form (the past) scores 0.5, not 0 or 1."""
     frames = [f for f in g.lex.verbs if f.startswith("trans") and f != "trans place"]
     for _ in range(500):
         frame = g.choice(frames)
@@ -181,10 +185,12 @@ def irregular_participle(g: SentenceGenerator) -> MinimalPair:
         if verb.participle != verb.past and " " not in verb.participle:
             break
     subj = g.person_subject()
-    aux = "has" if subj.agr == "3sg" else "have"
     obj = g.object_of(frame)
-    return _pair(f"{subj.text} {aux} {verb.participle} {obj}", f"{subj.text} {aux} {verb.past} {obj}",
-                 "irregular_participle")
+    if g.p(0.5):
+        aux = "has" if subj.agr == "3sg" else "have"
+        return _pair(f"{subj.text} {aux} {verb.participle} {obj}", f"{subj.text} {aux} {verb.past} {obj}",
+                     "irregular_participle")
+    return _pair(f"{subj.text} {verb.past} {obj}", f"{subj.text} {verb.participle} {obj}", "irregular_participle")
 
 
 PHENOMENA: dict[str, Callable[[SentenceGenerator], MinimalPair]] = {
