@@ -36,8 +36,8 @@ if [ "$size" = tiny ]; then
   EVAL_ITEMS=3; BPE=600; SPEECH_SIZE=6
 else
   UTTS=2000; SPEAKERS=10; BENCH_SIZE=400; CODEC_SET=""
-  LM_SET=""; EVAL_ITEMS=400; BPE=2048; SPEECH_SIZE=120
-  XM_EVERY=300; XM_ITEMS=48
+  LM_SET=""; EVAL_ITEMS=400; BPE=2048; SPEECH_SIZE=100
+  XM_EVERY=200; XM_ITEMS=48
 fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
@@ -85,14 +85,15 @@ train_tokenizer() {
     "$exp/tokenizer.json" --vocab-size "$BPE" --n-codebooks 8 --codebook-size "$cb"
 }
 run_stage 5 tokenizer train_tokenizer
-# 6. the interleaved LM: text-first + audio-first documents, 5% text-only tokens; the cross-modal
+# 6. the interleaved LM (conf/lm/quickstart.yaml): text-first + audio-first + word-level documents,
+#    30% text-only tokens, 1024-token rows; the cross-modal
 #    gain and the NLL vector go to tensorboard (eval/cross_modal/*) as it trains
 XM_CALLBACK="callbacks=[{class_path: audiolm.eval.callback.EvalCallback, init_args: {tasks: cross_modal, data: $D/benchmarks, every_n_steps: $XM_EVERY, max_items: $XM_ITEMS, config: quick}}]"
 run_stage 6 lm audiolm train lm quickstart exp_dir="$exp" name=lm "$XM_CALLBACK" \
   data.tokenizer="$exp/tokenizer.json" \
   "data.train_shards=[$exp/tokens/train]" "data.val_shards=[$exp/tokens/dev]" \
   "data.text_train=[$D/text/text_train.jsonl.gz]" "data.text_val=[$D/text/text_dev.jsonl.gz]" \
-  data.text_ratio=0.05 $LM_SET
+  $LM_SET
 # 7. evaluation on the offline sets, beside baselines and oracles that know the training data
 run_eval() {
   python benchmarks/benchmark_validity.py --bench "$D/benchmarks" --corpus "$D/corpus" --corpus "$D/text" \
