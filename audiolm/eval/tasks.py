@@ -562,9 +562,12 @@ def run_tasks(ctx: EvalContext, names: Sequence[str], data_dir, opts: EvalOption
         results[name] = r
         if on_result is not None:
             on_result(r)
-    salmon = [results[n].metrics["accuracy"] for n in SALMON_PARTS if n in results and "accuracy" in results[n].metrics]
-    if len(salmon) > 1:
-        n = sum(results[k].metrics["n"] for k in SALMON_PARTS if k in results and "n" in results[k].metrics)
-        results["salmon"] = TaskResult("salmon", {"accuracy": float(np.mean(salmon)), "n": n, "chance": 0.5,
-                                                  "parts": len(salmon), "note": "mean of the SALMon parts"})
+    parts = [results[n].metrics for n in SALMON_PARTS if n in results and "accuracy" in results[n].metrics]
+    if len(parts) > 1:  # the mean of the parts; its standard error from the parts' (independent items)
+        k = len(parts)
+        results["salmon"] = TaskResult("salmon", {
+            "accuracy": float(np.mean([m["accuracy"] for m in parts])), "n": sum(m["n"] for m in parts), "chance": 0.5,
+            "stderr": float(math.sqrt(sum(m["stderr"] ** 2 for m in parts)) / k),
+            "baseline_fewer_tokens": float(np.mean([m["baseline_fewer_tokens"] for m in parts])),
+            "parts": k, "note": "mean of the SALMon parts"})
     return results
