@@ -305,7 +305,7 @@ def benchmark_table(bench: dict, validity: dict) -> list[str]:
             lines.append(f"| {task} | {_v(m['accuracy'])} ± {_v(m.get('stderr'))} | {cb0} | {_v(m.get('chance'))} | "
                          f"{_v(m.get('baseline_fewer_tokens'))} | {orc_s} | {how} | {m.get('n')} |")
         elif task != "cross_modal":
-            for k in ("wer", "wer_baseline_constant", "cer", "similarity", "wer_reference", "ended"):
+            for k in ("wer", "wer_baseline_constant", "cer", "similarity", "wer_reference", "wer_codec_floor", "ended"):
                 if k in m:
                     rest.append(f"| {task} | {k} | {_v(m[k])} | {m.get('n')} |")
     lines += [""]
