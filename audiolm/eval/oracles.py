@@ -71,11 +71,12 @@ def cache_logprob(model: NGram, context: Sequence, target: Sequence, weight: flo
     """Like :meth:`NGram.score`, each target symbol's probability mixed with its frequency in the
     context so far (``weight``): a cache LM."""
     hist = list(context)
+    cache = Counter(hist)  # grows with the target, as the history does
     total = 0.0
     for w in target:
         p = math.exp(model.logprob(w, hist[-(model.order - 1):] if model.order > 1 else []))
-        cache = Counter(hist)
         pc = cache[w] / len(hist) if hist else 0.0
         total += math.log((1 - weight) * p + weight * pc)
         hist.append(w)
+        cache[w] += 1
     return total, len(target)

@@ -249,6 +249,23 @@ def choice_accuracy(scores: Sequence[float], answer: int) -> float:
     return (1.0 / len(tied)) if answer in tied else 0.0
 
 
+def per_item_accuracy(scores: Sequence[float], answers: Sequence[int], n_choices: Sequence[int]) -> np.ndarray:
+    """:func:`choice_accuracy` of each item; ``scores`` are flat over the items' choices in order."""
+    out, k = [], 0
+    for a, n in zip(answers, n_choices):
+        out.append(choice_accuracy(scores[k : k + n], a))
+        k += n
+    return np.asarray(out, dtype=np.float64)
+
+
+def mean_and_stderr(per_item: np.ndarray) -> tuple[float, float]:
+    """Accuracy over items and its (binomial) standard error."""
+    p = np.asarray(per_item, dtype=np.float64)
+    if not len(p):
+        return math.nan, math.nan
+    return float(p.mean()), float(p.std(ddof=0) / math.sqrt(len(p)))
+
+
 @dataclass
 class ChoiceScores:
     """Scores of the choices of many items, and their accuracy."""

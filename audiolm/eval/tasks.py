@@ -20,7 +20,8 @@ import numpy as np
 
 from audiolm.eval.context import EvalContext
 from audiolm.eval.items import BenchmarkError, BenchmarkSet
-from audiolm.eval.scoring import ScoreRequest, aggregate, audio_request, choice_accuracy, score_requests_by_group, text_request
+from audiolm.eval.scoring import (ScoreRequest, aggregate, audio_request, mean_and_stderr, per_item_accuracy,
+                                  score_requests_by_group, text_request)
 from audiolm.tokens.documents import audio_span, text_span
 
 log = logging.getLogger("audiolm")
@@ -235,16 +236,6 @@ def _check_codes(codes: np.ndarray, layout, task: str) -> np.ndarray:
     return codes
 
 
-def _accuracy(scores: np.ndarray, answers: list[int], n_choices: list[int]) -> tuple[float, float]:
-    """Accuracy and its standard error over items; ``scores`` flat over all choices."""
-    per_item, k = [], 0
-    for a, n in zip(answers, n_choices):
-        per_item.append(choice_accuracy(scores[k : k + n], a))
-        k += n
-    p = np.asarray(per_item, dtype=np.float64)
-    return float(p.mean()), float(p.std(ddof=0) / math.sqrt(len(p))) if len(p) else math.nan
-
-
 def _window(ctx: EvalContext, opts: EvalOptions) -> int | None:
     sizes = [x for x in (opts.context_window, ctx.max_len) if x]
     if opts.context_window is None and getattr(ctx, "trained_len", None):
@@ -263,8 +254,9 @@ def run_likelihood(ctx: EvalContext, task: str, bset: BenchmarkSet, opts: EvalOp
     agg = opts.aggregation_of(task)
     sums, counts = score_requests_by_group(ctx.model, flat, batch_tokens=opts.batch_tokens, max_len=_window(ctx, opts),
                                            pad_id=ctx.pad_id, device=ctx.device)
-    acc, se = _accuracy(aggregate(sums.sum(1), counts.sum(1), agg), answers, n_choices)
-    fewer, fewer_se = _accuracy(-counts.sum(1).astype(np.float64), answers, n_choices)
+    per_item = per_item_accuracy(aggregate(sums.sum(1), counts.sum(1), agg), answers, n_choices)
+    acc, se = mean_and_stderr(per_item)
+    fewer, fewer_se = mean_and_stderr(per_item_accuracy(-counts.sum(1).astype(np.float64), answers, n_choices))
     res = {
         "accuracy": acc,
         "n": len(items),
@@ -278,7 +270,7 @@ def run_likelihood(ctx: EvalContext, task: str, bset: BenchmarkSet, opts: EvalOp
         cb = opts.task_codebooks.get(task, opts.codebooks)
         res["codebooks"] = list(cb) if cb is not None else list(ctx.layout.codebooks)
         if sums.shape[1] > 1 and cb is None:  # every codebook was scored: codebook 0 alone as well
-            a0, s0 = _accuracy(aggregate(sums[:, 0], counts[:, 0], agg), answers, n_choices)
+            a0, s0 = mean_and_stderr(per_item_accuracy(aggregate(sums[:, 0], counts[:, 0], agg), answers, n_choices))
             res["accuracy_codebook0"], res["stderr_codebook0"] = a0, s0
         if opts.ending_only and any((bset.cuts[ch.cut_id].custom or {}).get("ending_start") is not None
                                     for ch in bset.items[0].choices):
@@ -287,8 +279,6 @@ def run_likelihood(ctx: EvalContext, task: str, bset: BenchmarkSet, opts: EvalOp
         res["scored"] = "ending"
     if task in WORD_TASKS:
         res["word_form"] = opts.word_form
-    per_item = np.asarray([choice_accuracy(aggregate(sums[k:k + n].sum(1), counts[k:k + n].sum(1), agg), a)
-                           for k, n, a in zip(np.cumsum([0] + n_choices[:-1]), n_choices, answers)])
     cats = sorted({it.category for it in bset.items if it.category})
     if len(cats) > 1:
         res["by_category"] = {c: float(np.mean([p for p, it in zip(per_item, bset.items) if it.category == c])) for c in cats}

@@ -22,7 +22,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import math
 import re
 from pathlib import Path
 from typing import Callable, Sequence
@@ -31,7 +30,7 @@ import numpy as np
 
 from audiolm.eval.items import BenchmarkSet
 from audiolm.eval.oracles import NGram, cache_logprob
-from audiolm.eval.scoring import choice_accuracy
+from audiolm.eval.scoring import choice_accuracy, mean_and_stderr
 
 log = logging.getLogger("audiolm")
 
@@ -45,8 +44,8 @@ def words(text: str) -> list[str]:
 
 
 def _acc(scores: list[Sequence[float]], answers: list[int]) -> dict:
-    per = np.asarray([choice_accuracy(s, a) for s, a in zip(scores, answers)], dtype=np.float64)
-    return {"accuracy": float(per.mean()), "stderr": float(per.std(ddof=0) / math.sqrt(len(per))), "n": len(per)}
+    acc, se = mean_and_stderr(np.asarray([choice_accuracy(s, a) for s, a in zip(scores, answers)]))
+    return {"accuracy": acc, "stderr": se, "n": len(answers)}
 
 
 def _read_jsonl_gz(path: Path):
