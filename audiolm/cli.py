@@ -102,9 +102,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = _configure_leaf(argv)
     args = parser.parse_args(argv)
+    from audiolm.errors import run_verb
+
     module = importlib.import_module(args._module)
-    rc = getattr(module, f"run_{args._func}")(args)
-    return int(rc or 0)
+    return run_verb(args._func.replace("_", " "), getattr(module, f"run_{args._func}"), args)
 
 
 if __name__ == "__main__":

@@ -123,3 +123,25 @@ def toy_config(tmp_path, steps: int = 20, **trainer_overrides) -> LMTrainConfig:
     for k, v in trainer_overrides.items():
         setattr(t, k, v)
     return cfg
+
+
+class Recorder(pl.Callback):
+    """Loss of every optimizer step and a checksum of the weights after it."""
+
+    def __init__(self):
+        self.losses: dict[int, float] = {}
+        self.weights: dict[int, float] = {}
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if outputs and "loss" in outputs:  # a skipped (non-finite) batch has no loss
+            self.losses[trainer.global_step] = float(outputs["loss"])
+        self.weights[trainer.global_step] = float(sum(p.detach().double().sum() for p in pl_module.parameters()))
+
+
+class StopAt(pl.Callback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        if trainer.global_step >= self.step:
+            trainer.should_stop = True

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from lm_train_toydata import VOCAB, ToyLMData, toy_config
+from lm_train_toydata import VOCAB, Recorder, StopAt, ToyLMData, toy_config
 
 from audiolm.config import ConfigError
 from audiolm.lm.callbacks import instantiate_callbacks
@@ -25,28 +25,6 @@ def _one_thread():
     torch.set_num_threads(1)  # tiny matmuls: threads only add contention
     yield
     torch.set_num_threads(n)
-
-
-class Recorder(pl.Callback):
-    """Loss of every optimizer step and a checksum of the weights after it."""
-
-    def __init__(self):
-        self.losses: dict[int, float] = {}
-        self.weights: dict[int, float] = {}
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if outputs and "loss" in outputs:  # a skipped (non-finite) batch has no loss
-            self.losses[trainer.global_step] = float(outputs["loss"])
-        self.weights[trainer.global_step] = float(sum(p.detach().double().sum() for p in pl_module.parameters()))
-
-
-class StopAt(pl.Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step >= self.step:
-            trainer.should_stop = True
 
 
 # ---- loss bookkeeping ------------------------------------------------------------------------

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import torch
 
+from ..checkpointing import AtomicCheckpointIO, SaveOnInterrupt, atomic_copy, newest_valid_checkpoint
 from ..config import load_config, save_config, to_dict
+from ..errors import Interrupted
 from ..runinfo import git_sha, package_versions
 from .config import CodecTrainConfig
 
@@ -35,19 +37,16 @@ def _checkpoint_callback(run_dir: Path, cfg: CodecTrainConfig):
 
         def save(self, trainer, module):
             step = module.train_step
-            if step == self.saved_step or trainer.sanity_checking:
-                return
             ckdir = run_dir / "checkpoints"
-            tmp = ckdir / "last.ckpt.tmp"
-            trainer.save_checkpoint(tmp)
+            if step == self.saved_step or trainer.sanity_checking:
+                return str(ckdir / "last.ckpt") if self.saved_step >= 0 else None
+            trainer.save_checkpoint(ckdir / "last.ckpt")  # atomic (AtomicCheckpointIO): a kill leaves the old one
             if trainer.is_global_zero:
-                tmp.replace(ckdir / "last.ckpt")  # atomic: a kill mid-save leaves the previous last.ckpt
                 every = cfg.trainer.ckpt_every_n_steps
                 if every and (step % every == 0 or step >= cfg.trainer.max_steps):
-                    import shutil
-
-                    shutil.copyfile(ckdir / "last.ckpt", ckdir / f"step-{step}.ckpt")
+                    atomic_copy(ckdir / "last.ckpt", ckdir / f"step-{step}.ckpt")
             self.saved_step = step
+            return str(ckdir / "last.ckpt")
 
         def on_train_epoch_end(self, trainer, module):
             self.save(trainer, module)
@@ -73,8 +72,9 @@ def train_codec(cfg: CodecTrainConfig, *, progress: bool = True, teacher=None) -
     run_dir = Path(cfg.exp_dir) / cfg.name
     ckpt = run_dir / "checkpoints" / "last.ckpt"
     (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    resume_from = newest_valid_checkpoint(run_dir / "checkpoints", step_key="codec_train_step")
     hp = run_dir / "hparams.yaml"
-    if ckpt.is_file() and hp.is_file():
+    if resume_from is not None and hp.is_file():
         import yaml
 
         old = yaml.safe_load(hp.read_text()).get("config", {})
@@ -84,8 +84,10 @@ def train_codec(cfg: CodecTrainConfig, *, progress: bool = True, teacher=None) -
                  "started": datetime.datetime.now().isoformat(timespec="seconds")}, hp)
 
     resume_step = 0
-    if ckpt.is_file():
-        resume_step = int(torch.load(ckpt, map_location="cpu", weights_only=True).get("codec_train_step", 0))
+    if resume_from is not None:
+        if resume_from != ckpt:
+            print(f"[audiolm] resuming from {resume_from}", flush=True)
+        resume_step = int(torch.load(resume_from, map_location="cpu", weights_only=True).get("codec_train_step", 0))
         if resume_step >= cfg.trainer.max_steps:
             log.info("%s: already trained to step %d (max_steps=%d); nothing to do", run_dir, resume_step,
                      cfg.trainer.max_steps)
@@ -113,6 +115,8 @@ def train_codec(cfg: CodecTrainConfig, *, progress: bool = True, teacher=None) -
         if len(val_ds):
             val_dl = DataLoader(val_ds, batch_size=cfg.data.batch_size, num_workers=0)
 
+    saver = _checkpoint_callback(run_dir, cfg)
+    guard = SaveOnInterrupt(saver.save)
     max_time = None
     if cfg.trainer.max_time_minutes > 0:
         max_time = datetime.timedelta(minutes=cfg.trainer.max_time_minutes)
@@ -121,13 +125,19 @@ def train_codec(cfg: CodecTrainConfig, *, progress: bool = True, teacher=None) -
         logger=TensorBoardLogger(save_dir=str(run_dir), name="tb", version="", default_hp_metric=False),
         accelerator=cfg.trainer.accelerator, devices=cfg.trainer.devices, strategy=cfg.trainer.strategy,
         precision=cfg.trainer.precision, max_epochs=-1, max_steps=-1, max_time=max_time,
-        enable_checkpointing=False, callbacks=[_checkpoint_callback(run_dir, cfg)],
+        enable_checkpointing=False, callbacks=[saver, guard], plugins=[AtomicCheckpointIO()],
         enable_progress_bar=progress, log_every_n_steps=cfg.trainer.log_every_n_steps, num_sanity_val_steps=0,
         limit_val_batches=1.0 if val_dl is not None else 0, enable_model_summary=progress,
         use_distributed_sampler=False,
     )
-    trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl,
-                ckpt_path=str(ckpt) if ckpt.is_file() else None, weights_only=True)
+    try:
+        trainer.fit(module, train_dataloaders=train_dl, val_dataloaders=val_dl,
+                    ckpt_path=str(resume_from) if resume_from else None, weights_only=True)
+    except SystemExit:  # Lightning's exit on SIGTERM (code 0) and on Ctrl-C (code 1)
+        if guard.signum is None:
+            raise
+    if guard.signum is not None:
+        raise Interrupted(guard.signum, module.train_step, guard.saved)
     summary = {"run_dir": str(run_dir), "steps": module.train_step, "resumed_from": resume_step, "trained": True,
                "wall_time_s": time.time() - t0, "teacher_s": teacher_s, "checkpoint": str(ckpt)}
     if trainer.is_global_zero:

@@ -57,8 +57,9 @@ def run_train_lm(args) -> int:
         return 1
     run = run_dir_of(cfg)
     if summary is None:
-        print(f"stopped before the token budget; rerun the same command to resume ({run / 'checkpoints' / 'last.ckpt'})")
-        return 0
+        print(f"stopped before the token budget; rerun the same command to resume ({run / 'checkpoints' / 'last.ckpt'})",
+              file=sys.stderr)
+        return 3  # not finished: a recipe must not mark the stage done
     vl = summary["val_loss"]
     bps = summary["val_bits_per_audio_second"]
     print(f"done: {summary['steps']} steps, {summary['tokens']:,} tokens, val_loss "

@@ -30,7 +30,9 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from audiolm.checkpointing import AtomicCheckpointIO, SaveOnInterrupt, newest_valid_checkpoint
 from audiolm.config import ConfigError, to_dict
+from audiolm.errors import Interrupted
 from audiolm.lm import flops
 from audiolm.runinfo import git_sha, package_versions
 from audiolm.lm.callbacks import RNGStateCallback, ThroughputMonitor, instantiate_callbacks
@@ -164,6 +166,7 @@ def build_trainer(cfg: LMTrainConfig, run_dir: Path, callbacks: list) -> tuple[p
     ckpt_cb = ModelCheckpoint(
         dirpath=run_dir / "checkpoints", filename="step-{step}", auto_insert_metric_name=False,
         every_n_train_steps=every_ckpt, save_top_k=-1, save_last=True, save_on_train_epoch_end=False,
+        enable_version_counter=False,  # a moved or resumed run overwrites last.ckpt, never forks last-v1.ckpt
     )
     throughput = ThroughputMonitor(
         plan.tokens_per_step, flops.training_flops_per_token(cfg.model, cfg.data.seq_len, "exact"),
@@ -195,6 +198,7 @@ def build_trainer(cfg: LMTrainConfig, run_dir: Path, callbacks: list) -> tuple[p
         default_root_dir=str(run_dir),
         use_distributed_sampler=False,  # the DataModule shards its stream by rank itself
         gradient_clip_val=None,  # LMModule.configure_gradient_clipping clips (and logs the norm)
+        plugins=[AtomicCheckpointIO()],
     )
     if trainer.world_size != plan.world_size:
         raise ConfigError(
@@ -234,7 +238,8 @@ def train_lm(
         datamodule = LMDataModule(cfg.data, tokenizer)
 
     last = run_dir / "checkpoints" / "last.ckpt"
-    ckpt_path = str(last) if resume and last.is_file() else None
+    found = newest_valid_checkpoint(run_dir / "checkpoints") if resume else None
+    ckpt_path = str(found) if found else None
     model = None
     if cfg.init_from and ckpt_path is None:
         model = _warm_start(cfg, tokenizer)
@@ -243,7 +248,12 @@ def train_lm(
     module = LMModule(
         to_dict(cfg), codec=codec, tokenizer_json=tokenizer.hf.to_str() if tokenizer is not None else None, model=model
     )
-    trainer, plan = build_trainer(cfg, run_dir, list(callbacks))
+    def save_last(tr, _module) -> str:
+        tr.save_checkpoint(str(last))
+        return str(last)
+
+    guard = SaveOnInterrupt(save_last)
+    trainer, plan = build_trainer(cfg, run_dir, [guard, *callbacks])
     if trainer.is_global_zero:
         write_hparams(run_dir, cfg, codec, plan)
         where = f"resuming from {ckpt_path}" if ckpt_path else "starting"
@@ -256,7 +266,13 @@ def train_lm(
         )
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*exists and is not empty.*")  # resuming: expected
-        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        try:
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=True)
+        except SystemExit:  # Lightning's exit on SIGTERM (code 0) and on Ctrl-C (code 1)
+            if guard.signum is None:
+                raise
+    if guard.signum is not None:
+        raise Interrupted(guard.signum, trainer.global_step, guard.saved)
 
     ckpt_cb = trainer.checkpoint_callback
     if trainer.global_step > 0 and getattr(ckpt_cb, "_last_global_step_saved", -1) != trainer.global_step:
