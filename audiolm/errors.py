@@ -35,7 +35,11 @@ class Interrupted(Exception):
         return 128 + self.signum
 
 
-class NothingProduced(RuntimeError):
+class RunFailed(RuntimeError):
+    """The run failed for a reason outside the user's input (a dead worker process); exit 1."""
+
+
+class NothingProduced(RunFailed):
     """A verb ran to its end but produced nothing usable (every input was bad)."""
 
 
@@ -53,7 +57,7 @@ def run_verb(name: str, fn: Callable[..., int | None], *args, **kwargs) -> int:
     except Interrupted as e:
         print(f"audiolm {name}: {e}", file=sys.stderr, flush=True)
         return e.exit_code
-    except NothingProduced as e:
+    except RunFailed as e:
         print(f"audiolm {name}: error: {e}", file=sys.stderr, flush=True)
         return 1
     except USER_ERRORS as e:

@@ -29,9 +29,10 @@ class SkipReport:
         if len(ex) < self.max_examples:
             ex.append(str(item))
 
-    def skip(self, reason: str, item: str = "") -> None:
+    def skip(self, reason: str, item: str = "", detail: str = "") -> None:
+        """Count ``item`` under ``reason``; ``detail`` (e.g. the reader's own message) goes into the examples."""
         self.skipped[reason] += 1
-        self._note(reason, item)
+        self._note(reason, f"{item} ({detail})" if detail else item)
         log.debug("%s: skipped %s (%s)", self.name, item, reason)
 
     def repair(self, reason: str, item: str = "") -> None:

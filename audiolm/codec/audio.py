@@ -152,27 +152,39 @@ class LogMel(torch.nn.Module):
 # --- cuts ---------------------------------------------------------------------------------
 
 
-def load_cut(cut, sample_rate: int, notes: list[str] | None = None) -> np.ndarray:
-    """A lhotse cut's audio as mono float32 at ``sample_rate`` ([S]).
+def load_cut_checked(cut, sample_rate: int) -> tuple[np.ndarray, object, list[str]]:
+    """``(mono float32 audio at sample_rate, the cut, repair notes)``; unusable audio raises ``AudioSkip``.
 
-    Multi-channel audio is downmixed, other rates are resampled, non-finite samples are zeroed;
-    each such repair is appended to ``notes`` (when given). Unreadable audio raises.
+    The cut comes back re-described when its file's header disagreed with the manifest (see
+    :mod:`audiolm.data.audio_files`); multi-channel audio is downmixed, other rates resampled and
+    non-finite samples zeroed, each noted. Audio with no finite sample at all is skipped.
     """
-    audio = np.asarray(cut.load_audio(), dtype=np.float32)
-    if audio.ndim == 1:
-        audio = audio[None]
+    from audiolm.data.audio_files import AudioSkip, read_cut_audio
+
+    got = read_cut_audio(cut)
+    notes = list(got.notes)
+    audio = got.audio
     if audio.shape[0] != 1:
         audio = audio.mean(0, keepdims=True)
-        if notes is not None:
-            notes.append("downmixed to mono")
+        notes.append("downmixed to mono")
     audio = audio[0]
-    sr = int(cut.sampling_rate)
-    if sr != sample_rate:
-        audio = resample(audio, sr, sample_rate)
-        if notes is not None:
-            notes.append(f"resampled {sr} -> {sample_rate} Hz")
+    if audio.size and not np.isfinite(audio).any():
+        raise AudioSkip("no finite sample (all NaN/inf)", str(got.cut.id))
+    if got.sample_rate != sample_rate:
+        audio = resample(audio, got.sample_rate, sample_rate)
+        notes.append(f"resampled {got.sample_rate} -> {sample_rate} Hz")
     if not np.isfinite(audio).all():
         audio = np.nan_to_num(audio, nan=0.0, posinf=0.0, neginf=0.0)
-        if notes is not None:
-            notes.append("non-finite samples zeroed")
-    return np.ascontiguousarray(audio, dtype=np.float32)
+        notes.append("non-finite samples zeroed")
+    return np.ascontiguousarray(audio, dtype=np.float32), got.cut, notes
+
+
+def load_cut(cut, sample_rate: int, notes: list[str] | None = None) -> np.ndarray:
+    """A lhotse cut's audio as mono float32 at ``sample_rate`` ([S]); see :func:`load_cut_checked`.
+
+    Unusable audio raises :class:`audiolm.data.audio_files.AudioSkip` (a ``ValueError``).
+    """
+    audio, _, got_notes = load_cut_checked(cut, sample_rate)
+    if notes is not None:
+        notes.extend(got_notes)
+    return audio

@@ -41,15 +41,26 @@ def configure_tokenize(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (one process)")
     parser.add_argument("--shard-size", type=int, default=1000, help="cuts per shard (the unit of resumption)")
     parser.add_argument("--chunk-seconds", type=float, default=60.0, help="longer audio is encoded in chunks")
+    parser.add_argument("--restart", action="store_true",
+                        help="discard the shards of an earlier run in OUT (another manifest or shard size) and start over")
+    parser.add_argument("--allow-sources", default="", metavar="TYPES",
+                        help="also read audio sources of these lhotse types, e.g. 'command,url' (off by default: a "
+                             "manifest is data, and such a source runs a shell command or fetches a URL)")
     parser.add_argument("--no-progress", action="store_true")
 
 
 def run_tokenize(args) -> int:
     _quiet()
+    import os
+
+    from ..data.audio_files import ALLOW_ENV
     from .tokenize import tokenize
 
+    if args.allow_sources:
+        os.environ[ALLOW_ENV] = args.allow_sources  # worker processes inherit it
     s = tokenize(args.codec, args.cuts, args.out, batch_size=args.batch_size, jobs=args.jobs, device=args.device,
-                 shard_size=args.shard_size, chunk_seconds=args.chunk_seconds, progress=not args.no_progress)
+                 shard_size=args.shard_size, chunk_seconds=args.chunk_seconds, progress=not args.no_progress,
+                 restart_output=args.restart)
     print(f"tokenize: {s['cuts_encoded']} cuts encoded, {s['cuts_skipped']} skipped, "
           f"{s['shards_done']}/{s['shards']} shards -> {args.out}")
     print(s["text"])

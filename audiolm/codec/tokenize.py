@@ -7,7 +7,17 @@ marks it done; a rerun after a kill skips marked shards and redoes the rest, so 
 encoded exactly once. The marker records which cuts were skipped and why, so ``skips.json`` lists
 every input cut that is not in the output.
 
-Bad input never stops a shard: unreadable/empty audio is skipped and counted; other rates and
+What defines the work is kept in ``OUT/.progress/plan.json``: the manifest (cut count and a digest
+of every cut's JSON), the shard size and the codec. A rerun with another shard size or an edited
+manifest is refused with a message saying how to continue (the old settings) or start over
+(``--restart``); it never mixes two shardings. With ``--jobs N`` each shard is one task of a
+process pool: a worker that dies (the out-of-memory killer) fails the run with a message (finished
+shards are kept; a rerun redoes the rest), and workers exit when their parent dies.
+
+Bad input never stops a shard: missing, empty, truncated, corrupt audio, a duration mismatch, a
+refused ``command``/``url`` source and audio without a finite sample are skipped, each under its own
+reason with the reader's message in the examples; a file whose header disagrees with the manifest
+is read at its true rate and the cut re-described (counted); other rates and
 channel counts are resampled/downmixed; audio shorter than a frame is padded (shorter than half a
 frame: skipped, as lhotse would read zero frames of it); silent and clipped audio is kept and
 counted; very long audio is encoded in chunks (exact for a causal codec).
@@ -19,13 +29,14 @@ than half a frame of audio.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-import math
 import os
 import shutil
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -33,12 +44,15 @@ import torch
 
 from lhotse.array import seconds_to_frames
 
+from ..data.audio_files import AudioSkip
+from ..errors import NothingProduced, RunFailed
 from ..skips import SkipReport
-from .audio import load_cut
+from .audio import load_cut_checked
 
 log = logging.getLogger("audiolm")
 
 PROGRESS = ".progress"
+PLAN = "plan.json"
 
 
 def _shard_name(i: int) -> str:
@@ -68,13 +82,17 @@ def iter_shards(cuts, shard_size: int):
 def check_codec_json(out: Path, info: dict) -> None:
     path = out / "codec.json"
     if path.is_file():
-        old = json.loads(path.read_text())
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: unreadable codec description ({e}); use --restart or a new output folder") from None
         keys = ("sample_rate", "frame_rate", "n_codebooks", "codebook_size")
         if any(old.get(k) != info.get(k) for k in keys) or old.get("spec") != info.get("spec"):
             raise ValueError(f"{out} already holds tokens of another codec ({old}); use a new output folder")
     else:
         out.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(info, indent=2))
+        path.with_name("codec.json.tmp").write_text(json.dumps(info, indent=2))
+        os.replace(path.with_name("codec.json.tmp"), path)
 
 
 class ShardEncoder:
@@ -87,14 +105,15 @@ class ShardEncoder:
         self.load_threads = load_threads
 
     def _prepare(self, cut):
-        """-> (audio or None, notes list, skip reason or None)."""
-        notes: list[str] = []
+        """-> (audio or None, the cut (re-described when its header disagreed), notes, (reason, detail) or None)."""
         try:
-            audio = load_cut(cut, self.codec.sample_rate, notes)
-        except Exception as e:  # corrupt / missing file
-            return None, notes, f"unreadable audio ({type(e).__name__})"
+            audio, cut, notes = load_cut_checked(cut, self.codec.sample_rate)
+        except AudioSkip as e:
+            return None, cut, [], (e.reason, e.detail)
+        except Exception as e:  # anything else a reader raises: keep its message
+            return None, cut, [], ("corrupt or unreadable audio", f"{type(e).__name__}: {str(e)[:300]}")
         if audio.size == 0:
-            return None, notes, "empty audio"
+            return None, cut, notes, ("empty audio", "")
         peak = float(np.abs(audio).max())
         if peak == 0.0:
             notes.append("silent (kept)")
@@ -105,17 +124,19 @@ class ShardEncoder:
             notes.append("clipped (kept)")
         if audio.size < self.codec.hop and audio.size >= self.codec.hop // 2:
             notes.append("shorter than one frame (padded)")
-        return audio, notes, None
+        return audio, cut, notes, None
 
     def encode_shard(self, cuts: list, report: SkipReport, progress=None) -> list:
         """-> cuts with ``codes`` attached (input order, skipped cuts left out and reported)."""
         prepared: dict[int, np.ndarray] = {}
+        cuts = list(cuts)
         with ThreadPoolExecutor(max(1, self.load_threads)) as pool:
-            for k, (audio, notes, reason) in enumerate(pool.map(self._prepare, cuts)):
+            for k, (audio, cut, notes, why) in enumerate(pool.map(self._prepare, cuts)):
+                cuts[k] = cut
                 for n in notes:
-                    report.repair(n, cuts[k].id)
-                if reason is not None:
-                    report.skip(reason, cuts[k].id)
+                    report.repair(n, cut.id)
+                if why is not None:
+                    report.skip(why[0], cut.id, why[1])
                 else:
                     prepared[k] = audio
         codes: dict[int, np.ndarray] = {}
@@ -192,50 +213,184 @@ class _Report(SkipReport):
         super().__init__(name)
         self.skipped_ids: dict[str, str] = {}
 
-    def skip(self, reason: str, item: str = "") -> None:
-        super().skip(reason, item)
+    def skip(self, reason: str, item: str = "", detail: str = "") -> None:
+        super().skip(reason, item, detail)
         self.skipped_ids[item] = reason
 
 
-def _worker(args) -> list[int]:
-    spec, cuts_path, out, shard_size, shard_ids, batch_size, device, chunk_seconds = args
+# -- what defines the work -------------------------------------------------------------------
+def manifest_fingerprint(cuts, shard_size: int) -> tuple[dict, dict[int, int]]:
+    """``({"cuts": N, "sha256": ...}, {shard index: cut count})`` in one pass over the manifest."""
+    h = hashlib.sha256()
+    n = 0
+    for c in cuts:
+        h.update(json.dumps(c.to_dict(), sort_keys=True, default=str).encode())
+        h.update(b"\n")
+        n += 1
+    sizes = {i: min(shard_size, n - i * shard_size) for i in range(-(-n // shard_size))}
+    return {"cuts": n, "sha256": h.hexdigest()}, sizes
+
+
+def _owned_files(out: Path) -> list[Path]:
+    pats = ("cuts.*.jsonl.gz", "codes.*.tar", "summary.json", "skips.json", "codec.json")
+    return [p for pat in pats for p in out.glob(pat)]
+
+
+def restart(out: Path) -> int:
+    """Remove what ``audiolm tokenize`` wrote into ``out`` (only its own files); -> files removed."""
+    files = _owned_files(out)
+    for f in files:
+        f.unlink()
+    shutil.rmtree(out / PROGRESS, ignore_errors=True)
+    for tmp in out.glob(".tmp-*"):
+        shutil.rmtree(tmp, ignore_errors=True)
+    return len(files)
+
+
+def check_plan(out: Path, plan: dict, manifest_name: str) -> None:
+    """Write ``plan.json`` for a new output; refuse a rerun whose manifest or shard size differ."""
+    prog = out / PROGRESS
+    path = prog / PLAN
+    markers = sorted(prog.glob("shard-*.json"))
+    how = f"pass --restart to discard {out}'s shards and start over, or use a new output folder"
+    if path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path}: unreadable ({e}); {how}") from None
+        if old.get("manifest") != plan["manifest"]:
+            om, nm = old.get("manifest") or {}, plan["manifest"]
+            raise ValueError(
+                f"{out} was started from another manifest ({om.get('cuts')} cuts, sha256 {str(om.get('sha256'))[:12]}) "
+                f"than {manifest_name} ({nm['cuts']} cuts, sha256 {nm['sha256'][:12]}); {how}")
+        if old.get("shard_size") != plan["shard_size"]:
+            raise ValueError(
+                f"{out} was started with --shard-size {old.get('shard_size')} ({len(markers)} shards done); rerun with "
+                f"--shard-size {old.get('shard_size')} to continue, or {how}")
+        return
+    if markers or list(out.glob("cuts.*.jsonl.gz")):
+        raise ValueError(f"{out} holds token shards without a record of how they were made; {how}")
+    prog.mkdir(parents=True, exist_ok=True)
+    tmp = prog / (PLAN + ".tmp")
+    tmp.write_text(json.dumps(plan, indent=2))
+    os.replace(tmp, path)
+
+
+# -- worker processes --------------------------------------------------------------------------
+_W: dict = {}
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker must not outlive the tokenize run that started it (a killed parent)."""
+    try:  # Linux: the kernel kills us the moment the parent dies
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch():
+        while True:
+            if os.getppid() != parent:
+                os._exit(1)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _init_worker(spec, device, batch_size, chunk_seconds, parent) -> None:
+    _exit_with_parent(parent)
     torch.set_num_threads(1)
     from . import load_codec
 
-    codec = load_codec(spec, device=device)
-    enc = ShardEncoder(codec, batch_size=batch_size, chunk_seconds=chunk_seconds, load_threads=1)
-    wanted, done = set(shard_ids), []
-    for i, shard in iter_shards(_open_cuts(cuts_path), shard_size):
-        if i in wanted:
-            rep = _Report(f"tokenize shard {i}")
-            write_shard(Path(out), i, enc.encode_shard(shard, rep), len(shard), rep)
-            done.append(i)
-    return done
+    _W["enc"] = ShardEncoder(load_codec(spec, device=device), batch_size=batch_size, chunk_seconds=chunk_seconds,
+                             load_threads=1)
+
+
+def _encode_task(out: str, index: int, cut_dicts: list[dict]) -> int:
+    from lhotse.serialization import deserialize_item
+
+    shard = [deserialize_item(d) for d in cut_dicts]
+    rep = _Report(f"tokenize shard {index}")
+    write_shard(Path(out), index, _W["enc"].encode_shard(shard, rep), len(shard), rep)
+    _pause()
+    return index
+
+
+def _pause() -> None:
+    pause = float(os.environ.get("AUDIOLM_TOKENIZE_SLEEP", "0"))  # tests: time to kill a run mid-way
+    if pause:
+        time.sleep(pause)
+
+
+def _encode_in_pool(args: tuple, out: Path, cut_src, shard_size: int, todo: list[int], jobs: int, bar,
+                    shard_sizes: dict[int, int]) -> None:
+    """One task per shard over ``jobs`` spawned processes; a dead worker fails the run, naming the shards."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    wanted = set(todo)
+    pending: dict = {}
+    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(*args, os.getpid())) as pool:
+        try:
+            def drain(block_until: int) -> None:
+                while len(pending) > block_until:
+                    finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+                    for f in finished:
+                        i = pending.pop(f)
+                        f.result()
+                        bar.update(shard_sizes[i])
+
+            for i, shard in iter_shards(cut_src, shard_size):
+                if i in wanted:
+                    pending[pool.submit(_encode_task, str(out), i, [c.to_dict() for c in shard])] = i
+                    drain(2 * jobs)
+            drain(0)
+        except BrokenProcessPool:
+            lost = sorted(pending.values())
+            raise RunFailed(
+                f"tokenize: a worker process died (out of memory? killed?) with shard(s) {lost[:10]} unfinished; "
+                f"the finished shards are kept in {out}: rerun the same command to redo the rest") from None
 
 
 def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int = 1, device: str = "cpu",
              shard_size: int = 1000, chunk_seconds: float = 60.0, progress: bool = True, codec=None,
-             max_shards: int | None = None) -> dict:
+             max_shards: int | None = None, restart_output: bool = False) -> dict:
     """Encode ``cuts`` (a manifest path or CutSet) into Shar token shards under ``out_dir``; resumable.
 
-    ``max_shards`` stops after encoding that many shards in this call (used by tests to interrupt).
-    Returns a summary dict (also written to ``out_dir/summary.json`` when every shard is done).
+    ``max_shards`` stops after encoding that many shards in this call (used by tests to interrupt);
+    ``restart_output`` first removes a previous run's shards. Returns a summary dict (also written to
+    ``out_dir/summary.json`` when every shard is done). Raises :class:`NothingProduced` when every
+    cut was skipped.
     """
     from tqdm import tqdm
 
     from . import load_codec
 
+    if shard_size < 1:
+        raise ValueError(f"--shard-size must be >= 1, not {shard_size}")
     out = Path(out_dir)
+    name = str(cuts) if isinstance(cuts, (str, Path)) else "the given CutSet"
+    if isinstance(cuts, (str, Path)) and not Path(cuts).is_file():
+        raise FileNotFoundError(f"input manifest {cuts} not found")
+    if restart_output and out.is_dir():
+        n = restart(out)
+        log.info("tokenize: --restart removed %d files of a previous run in %s", n, out)
+    cut_src = _open_cuts(cuts)
+    fingerprint, shard_sizes = manifest_fingerprint(cut_src, shard_size)
+    if not shard_sizes:
+        raise ValueError(f"{name}: the manifest holds no cuts")
     if codec is None:
         codec = load_codec(codec_spec, device=device)
     check_codec_json(out, codec.info())
+    check_plan(out, {"manifest": fingerprint, "shard_size": shard_size, "codec": codec.info()}, name)
     prog = out / PROGRESS
-    prog.mkdir(parents=True, exist_ok=True)
     for tmp in out.glob(".tmp-*"):
         shutil.rmtree(tmp, ignore_errors=True)  # leftovers of a killed run
     done = {int(p.name[6:12]) for p in prog.glob("shard-*.json")}
-    cut_src = _open_cuts(cuts)
-    shard_sizes = {i: len(s) for i, s in iter_shards((c.id for c in cut_src), shard_size)}
     todo = [i for i in sorted(shard_sizes) if i not in done]
     if max_shards is not None:
         todo = todo[:max_shards]
@@ -244,26 +399,25 @@ def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int 
     if todo:
         log.info("tokenize: %d shards to encode (%d cuts), %d already done", len(todo), n_todo, len(done))
     bar = tqdm(total=n_todo, desc="tokenize", unit="cut", disable=not progress or not todo)
-    if jobs > 1 and str(device) == "cpu" and len(todo) > 1 and isinstance(cuts, (str, Path)):
-        import multiprocessing as mp
-
-        groups = [todo[w::jobs] for w in range(jobs)]
-        args = [(codec_spec, str(cuts), str(out), shard_size, g, batch_size, device, chunk_seconds) for g in groups if g]
-        with mp.get_context("spawn").Pool(len(args)) as pool:
-            for finished in pool.imap_unordered(_worker, args):
-                bar.update(sum(shard_sizes[i] for i in finished))
-    elif todo:
-        enc = ShardEncoder(codec, batch_size=batch_size, chunk_seconds=chunk_seconds)
-        wanted = set(todo)
-        pause = float(os.environ.get("AUDIOLM_TOKENIZE_SLEEP", "0"))  # tests: time to kill a run mid-way
-        for i, shard in iter_shards(cut_src, shard_size):
-            if i in wanted:
-                rep = _Report(f"tokenize shard {i}")
-                write_shard(out, i, enc.encode_shard(shard, rep, bar), len(shard), rep)
-                if pause:
-                    time.sleep(pause)
-    bar.close()
-    return summarize(out, shard_sizes, elapsed=time.time() - t0)
+    try:
+        if jobs > 1 and str(device) == "cpu" and len(todo) > 1 and isinstance(cuts, (str, Path)):
+            _encode_in_pool((codec_spec, str(device), batch_size, chunk_seconds), out, cut_src, shard_size, todo,
+                            jobs, bar, shard_sizes)
+        elif todo:
+            enc = ShardEncoder(codec, batch_size=batch_size, chunk_seconds=chunk_seconds)
+            wanted = set(todo)
+            for i, shard in iter_shards(cut_src, shard_size):
+                if i in wanted:
+                    rep = _Report(f"tokenize shard {i}")
+                    write_shard(out, i, enc.encode_shard(shard, rep, bar), len(shard), rep)
+                    _pause()
+    finally:
+        bar.close()
+    summary = summarize(out, shard_sizes, elapsed=time.time() - t0)
+    if summary["complete"] and summary["cuts_encoded"] == 0:
+        raise NothingProduced(f"tokenize: none of the {summary['cuts_in']} cuts of {name} could be encoded\n"
+                              + summary["text"])
+    return summary
 
 
 def summarize(out: Path, shard_sizes: dict[int, int], elapsed: float = 0.0) -> dict:
@@ -275,7 +429,13 @@ def summarize(out: Path, shard_sizes: dict[int, int], elapsed: float = 0.0) -> d
         p = out / PROGRESS / _shard_name(i)
         if not p.is_file():
             continue
-        m = json.loads(p.read_text())
+        try:
+            m = json.loads(p.read_text())
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{p}: damaged progress marker ({e}); delete it to redo shard {i}") from None
+        if m.get("n_in") != shard_sizes[i]:
+            raise ValueError(f"{p}: marks {m.get('n_in')} cuts, but shard {i} of this manifest has {shard_sizes[i]}; "
+                             "pass --restart to start over")
         n_done += 1
         n_in += m["n_in"]
         n_out += m["n_out"]

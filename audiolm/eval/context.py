@@ -101,14 +101,11 @@ class EvalContext:
                     pass
             todo.append((cid, cut, mem_key, f))
         if todo:
-            from audiolm.codec.audio import resample
+            from audiolm.codec.audio import load_cut
 
             dev = _module_device(codec, self.device)
             for cid, cut, mem_key, f in todo:
-                audio = cut.load_audio()  # [channels, S]
-                audio = np.asarray(audio, dtype=np.float32).mean(axis=0)
-                if int(cut.sampling_rate) != int(codec.sample_rate):
-                    audio = resample(audio, int(cut.sampling_rate), int(codec.sample_rate))
+                audio = load_cut(cut, int(codec.sample_rate))  # checked source and header, mono
                 wav = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None, None].to(dev)
                 with torch.no_grad():
                     codes = codec.encode(wav)[0].cpu().numpy().astype(np.int16)

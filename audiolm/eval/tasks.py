@@ -358,7 +358,10 @@ def ids_to_audio(ctx: EvalContext, ids: Sequence[int], task: str) -> np.ndarray:
 
 
 def _cut_audio(cut) -> tuple[np.ndarray, int]:
-    return np.asarray(cut.load_audio(), dtype=np.float32).mean(axis=0), int(cut.sampling_rate)
+    from audiolm.data.audio_files import read_cut_audio
+
+    got = read_cut_audio(cut)  # refuses command/url sources, checks the header
+    return got.audio.mean(axis=0), got.sample_rate
 
 
 def run_asr(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, generate_fn=None) -> tuple[dict, list]:
