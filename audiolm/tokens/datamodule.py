@@ -401,11 +401,14 @@ def _frame_rate_from_cuts(source) -> float:
 
     if source is None or not getattr(source, "units", None):
         return 12.5
-    with gzip.open(source.units[0].cuts, "rt") as f:
-        for line in f:
-            codes = (json.loads(line).get("custom") or {}).get("codes")
-            if codes and codes.get("frame_shift"):
-                return 1.0 / float(codes["frame_shift"])
+    try:
+        with gzip.open(source.units[0].cuts, "rt") as f:
+            for line in f:
+                codes = (json.loads(line).get("custom") or {}).get("codes")
+                if codes and codes.get("frame_shift"):
+                    return 1.0 / float(codes["frame_shift"])
+    except (OSError, EOFError, ValueError) as e:
+        raise ValueError(f"{source.units[0].cuts}: unreadable ({e}) and no codec.json beside it to give the frame rate") from None
     return 12.5
 
 

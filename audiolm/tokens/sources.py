@@ -19,7 +19,10 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import math
+import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -29,7 +32,23 @@ import numpy as np
 from audiolm.skips import SkipReport
 from audiolm.tokens.documents import Utterance
 
+log = logging.getLogger("audiolm")
+
 TEXT_BLOCK = 1024
+#: skip reason prefix for a damaged file; the file's path follows it, so the report names every one
+DAMAGED = "damaged file (truncated or corrupt), read up to the damage:"
+#: what reading a truncated/corrupt gzip, tar or zstd stream raises
+READ_ERRORS = (EOFError, OSError, tarfile.TarError, zlib.error, ValueError)
+_warned: set[str] = set()
+
+
+def warn_damaged(path: str, e: BaseException) -> str:
+    """Say once per file which file is damaged; -> its skip reason (naming the file)."""
+    if path not in _warned:
+        _warned.add(path)
+        log.warning("%s (%s: %s): the rest of the file is skipped and counted in the skip report", path,
+                    type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+    return f"{DAMAGED} {path}"
 SHAR_HINT = "a lhotse Shar directory with cuts.*.jsonl.gz + codes.*.tar and codec.json, as written by `audiolm tokenize`"
 
 
@@ -61,10 +80,17 @@ def find_shards(dirs: Sequence[str]) -> list[ShardUnit]:
         cuts = sorted(p.glob("cuts.*.jsonl.gz"))
         if not cuts:
             raise FileNotFoundError(f"{d}: no cuts.*.jsonl.gz (expected {SHAR_HINT})")
+        missing = []
         for c in cuts:
             idx = c.name[len("cuts.") : -len(".jsonl.gz")]
             codes = p / f"codes.{idx}.tar"
-            units.append(ShardUnit(str(c), str(codes) if codes.is_file() else None))
+            if not codes.is_file():
+                missing.append(codes.name)
+            units.append(ShardUnit(str(c), str(codes)))
+        if missing:
+            raise FileNotFoundError(
+                f"{d}: {len(missing)} cuts shard(s) without their codes ({', '.join(missing[:3])}"
+                f"{' ...' if len(missing) > 3 else ''} missing): an unfinished or failed tokenize; rerun it")
     return units
 
 
@@ -74,7 +100,12 @@ def read_codec_info(dirs: Sequence[str]) -> dict | None:
     for d in dirs:
         f = Path(d) / "codec.json"
         if f.is_file():
-            infos[d] = json.loads(f.read_text())
+            try:
+                infos[d] = json.loads(f.read_text())
+            except (OSError, ValueError) as e:
+                raise ValueError(f"{f}: unreadable ({e}); rerun `audiolm tokenize` into this folder to rewrite it") from None
+            if not isinstance(infos[d], dict):
+                raise ValueError(f"{f}: not a codec description (expected a JSON object)")
     if not infos:
         return None
     keys = ("frame_rate", "n_codebooks", "codebook_size")
@@ -90,43 +121,62 @@ def load_shard(unit: ShardUnit) -> list[tuple[str, list[tuple], list[tuple]]]:
     """Documents of one shard: ``[(doc_id, [(codes (n_q, T) | None, text), ...], notes)]``.
 
     ``notes`` are ``(kind, reason, item)`` bad-input events (counted when the document is used).
+    A truncated or corrupt shard file keeps the cuts read before the damage; the damage itself is
+    one more (empty) document whose note names the file, so it is counted at the same place on
+    every pass and on resume.
     """
+    groups: dict[str, list] = {}
+    notes: dict[str, list] = {}
+    damage = None
+    try:
+        for k, cut in enumerate(_shar_cuts(unit)):
+            _add_cut(groups, notes, k, cut)
+    except (*READ_ERRORS, RuntimeError) as e:  # lhotse: RuntimeError for a tar cut short between members
+        in_tar = isinstance(e, tarfile.TarError) or "tar" in str(e).lower()
+        damage = warn_damaged(unit.codes if in_tar else f"{unit.cuts} or {unit.codes}", e)
+    out = []
+    for doc, utts in groups.items():
+        utts.sort(key=lambda u: (u[0], u[1]))
+        out.append((doc, [Utterance(u[2], u[3], u[4], u[5]) for u in utts], notes[doc]))
+    if damage is not None:
+        out.append((f"{unit.cuts}#damaged", [], [("skip", damage, unit.cuts)]))
+    return out
+
+
+def _shar_cuts(unit: ShardUnit):
     from lhotse import CutSet
 
     fields = {"cuts": [unit.cuts]}
     if unit.codes:
         fields["codes"] = [unit.codes]
-    groups: dict[str, list] = {}
-    notes: dict[str, list] = {}
-    for k, cut in enumerate(CutSet.from_shar(fields=fields)):
-        sups = list(cut.supervisions or [])
-        text = " ".join(s.text.strip() for s in sups if s.text and s.text.strip())
-        custom = (sups[0].custom or {}) if sups else {}
-        doc = custom.get("document")
-        ev = []
-        if doc is None:
-            doc = cut.id
-            ev.append(("repair", "no document id (cut is its own document)", cut.id))
-        pos = custom.get("position", k)
-        codes = None
-        if cut.has_custom("codes") and cut.codes is not None:
-            try:
-                arr = np.asarray(cut.load_codes())
-                codes = arr.T if arr.ndim == 2 else None
-                if codes is None:
-                    ev.append(("skip", "bad codes shape", cut.id))
-            except Exception:
-                ev.append(("skip", "unreadable codes", cut.id))
-        words = None
-        if len(sups) == 1 and sups[0].alignment and sups[0].alignment.get("word"):
-            words = [(a.symbol, a.start, a.duration) for a in sups[0].alignment["word"]]
-        groups.setdefault(str(doc), []).append((pos, k, codes, text, words, cut.duration))
-        notes.setdefault(str(doc), []).extend(ev)
-    out = []
-    for doc, utts in groups.items():
-        utts.sort(key=lambda u: (u[0], u[1]))
-        out.append((doc, [Utterance(u[2], u[3], u[4], u[5]) for u in utts], notes[doc]))
-    return out
+    return CutSet.from_shar(fields=fields)
+
+
+def _add_cut(groups: dict, notes: dict, k: int, cut) -> None:
+    """Group one cut of a shard under its document (codes ``(n_q, T)``, transcript, word alignments)."""
+    sups = list(cut.supervisions or [])
+    text = " ".join(s.text.strip() for s in sups if s.text and s.text.strip())
+    custom = (sups[0].custom or {}) if sups else {}
+    doc = custom.get("document")
+    ev = []
+    if doc is None:
+        doc = cut.id
+        ev.append(("repair", "no document id (cut is its own document)", cut.id))
+    pos = custom.get("position", k)
+    codes = None
+    if cut.has_custom("codes") and cut.codes is not None:
+        try:
+            arr = np.asarray(cut.load_codes())
+            codes = arr.T if arr.ndim == 2 else None
+            if codes is None:
+                ev.append(("skip", "bad codes shape", cut.id))
+        except Exception:
+            ev.append(("skip", "unreadable codes", cut.id))
+    words = None
+    if len(sups) == 1 and sups[0].alignment and sups[0].alignment.get("word"):
+        words = [(a.symbol, a.start, a.duration) for a in sups[0].alignment["word"]]
+    groups.setdefault(str(doc), []).append((pos, k, codes, text, words, cut.duration))
+    notes.setdefault(str(doc), []).extend(ev)
 
 
 class ShardSpeechSource:
@@ -141,6 +191,10 @@ class ShardSpeechSource:
 
     def load(self, unit: int):
         return load_shard(self.units[unit])
+
+    def describe(self) -> str:
+        dirs = sorted({str(Path(u.cuts).parent) for u in self.units})
+        return f"{len(self.units)} shard(s) in {', '.join(dirs[:3])}"
 
 
 class MemorySpeechSource:
@@ -170,7 +224,14 @@ def _open_lines(path: str) -> Iterator[bytes]:
     else:
         f = open(p, "rb")
     with f:
-        yield from f
+        try:
+            yield from f
+        except READ_ERRORS as e:  # a truncated gzip/zstd stream: the lines before it are kept
+            yield DamagedRecord(warn_damaged(str(p), e))
+
+
+class DamagedRecord(str):
+    """Stands in the line stream where a file's damage begins (its text is the skip reason)."""
 
 
 def parse_text_record(rec, path: str = "") -> tuple[str, str]:
@@ -178,6 +239,8 @@ def parse_text_record(rec, path: str = "") -> tuple[str, str]:
 
     Raises ``ValueError(reason)`` for bad records.
     """
+    if isinstance(rec, DamagedRecord):
+        raise ValueError(str(rec))
     if isinstance(rec, tuple):
         doc_id, text = rec
     else:
@@ -268,13 +331,19 @@ class _Reader:
 
     _dry_wraps = 0
 
+    def mark_useful(self) -> None:
+        """The last document gave tokens (only that proves the data is not empty)."""
+        self._dry_wraps = 0
+
     def _next_epoch(self, what: str) -> None:
-        """Move to the next epoch; a whole epoch without any document is an error, not a hang."""
+        """Move to the next epoch; whole epochs without a token are an error, not a hang."""
         self._dry_wraps += 1
         if self._dry_wraps > 3 or not self.items(self.cursor[0]):
-            raise RuntimeError(
-                f"{what} reader {self.reader} of {self.n_readers} found no usable documents in a whole epoch "
-                "(too little data for this many DDP ranks x dataloader workers, or every document was bad)"
+            where = getattr(self.source, "describe", lambda: "")()
+            raise ValueError(
+                f"{what} reader {self.reader} of {self.n_readers} got no tokens in whole epochs of {where or 'its data'} "
+                "(too little data for this many DDP ranks x dataloader workers, or every document is bad: "
+                "see the skip report)"
             )
         self.cursor = [self.cursor[0] + 1, 0, 0]
 
@@ -313,7 +382,6 @@ class SpeechReader(_Reader):
                 self.cursor = [epoch, i + 1, 0]
                 continue
             self.cursor = [epoch, i, j + 1]
-            self._dry_wraps = 0
             doc_id, utts, notes = docs[j]
             if skips is not None:
                 for kind, reason, item in notes:
@@ -378,5 +446,4 @@ class TextReader(_Reader):
                 if skips is not None:
                     skips.skip(str(e), f"{self.source.name(self.items(epoch)[i][0])}:{j}")
                 continue
-            self._dry_wraps = 0
             return doc_id, text

@@ -120,6 +120,7 @@ class TrainStream:
                 n = sum(len(d) for d in docs)
                 if not n:
                     continue
+                reader.mark_useful()
                 mixer.add(is_text, n)
                 self._add(packer, docs, 0)
                 last = _Last(is_text, cursor, n)
