@@ -3,6 +3,7 @@
 import gzip
 import json
 
+import pytest
 import zstandard
 
 from audiolm.cli import main
@@ -36,10 +37,10 @@ def test_jsonl_variants_and_bad_lines(tmp_path):
     stats = prepare_text(src, tmp_path / "out", dev_fraction=0.0)
     docs = read(tmp_path / "out", "train")
     assert sorted(d["id"] for d in docs) == ["latin-000000001", "x0", "x1", "x2", "x3", "x4"]
-    assert {d["text"] for d in docs} >= {"document 3", "caf\u00e9"}
+    assert {d["text"] for d in docs} >= {"document 3", "caf\ufffd"}
     rep = json.loads((tmp_path / "out" / "skipped.json").read_text())
     assert rep["skipped"] == {"bad_json": 2, "empty_text": 1, "missing_text": 1}
-    assert rep["repaired"] == {"non_utf8_text": 1}
+    assert rep["repaired"] == {"non_utf8_line (bad bytes replaced by U+FFFD)": 1, "non_utf8_bytes_replaced": 1}
     assert stats["splits"]["train"]["documents"] == 6
 
 
@@ -69,3 +70,39 @@ def test_bad_paths(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main(["prepare", "text", str(tmp_path / "empty"), str(tmp_path / "out")]) == 2
     assert "no text file" in capsys.readouterr().err
+
+
+def test_bad_bytes_bom_nul_duplicates(tmp_path, caplog):
+    src = tmp_path / "d.jsonl"
+    src.write_bytes("\ufeff".encode() + b'{"id": "a", "text": "caf\xc3\xa9 \xff ok"}\n'
+                    + b'{"id": "a", "text": "nul\\u0000here"}\n' + b'{"id": "b", "text": "fine"}\n')
+    prepare_text(src, tmp_path / "out", dev_fraction=0.0, progress=False)
+    docs = {d["text"] for d in read(tmp_path / "out", "train")}
+    assert docs == {"caf\u00e9 \ufffd ok", "nulhere", "fine"}  # the valid é survives; the BOM line is kept
+    rep = json.loads((tmp_path / "out" / "skipped.json").read_text())["repaired"]
+    assert rep["byte_order_mark_removed"] == 1 and rep["non_utf8_bytes_replaced"] == 1
+    assert rep["duplicate_id (kept)"] == 1 and "more than once" in caplog.text
+
+
+def test_interrupted_run_leaves_no_output_under_final_names(tmp_path, monkeypatch):
+    import audiolm.data.text as text_mod
+
+    (tmp_path / "d.jsonl").write_text("\n".join(json.dumps({"id": f"d{i}", "text": f"t{i}"}) for i in range(50)))
+    real = text_mod.iter_documents
+
+    def interrupted(*a, **k):
+        for i, doc in enumerate(real(*a, **k)):
+            if i == 20:
+                raise KeyboardInterrupt
+            yield doc
+
+    monkeypatch.setattr(text_mod, "iter_documents", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        prepare_text(tmp_path / "d.jsonl", tmp_path / "out", progress=False)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_field_that_no_line_has_exits_nonzero(tmp_path, capsys):
+    (tmp_path / "d.jsonl").write_text(json.dumps({"id": "a", "content": "words"}) + "\n")
+    assert main(["prepare", "text", str(tmp_path / "d.jsonl"), str(tmp_path / "out"), "--field", "text"]) == 1
+    assert "no document" in capsys.readouterr().err

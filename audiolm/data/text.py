@@ -9,8 +9,11 @@ Inputs (a file, or a folder searched recursively, files in sorted order):
   object per line with a text field (``--field``, default ``text``); ``id`` is kept when present.
 
 A document goes to ``dev`` when a hash of its id falls below ``--dev-fraction`` (deterministic,
-independent of file order). Bad lines (invalid JSON, no/empty text) are skipped and non-UTF-8
-bytes decoded as Latin-1 (repaired), all counted in ``OUT/skipped.json``.
+independent of file order). Bad lines (invalid JSON, no/empty text) are skipped; in a line with
+bytes that are not UTF-8 only those bytes become U+FFFD (the rest of the line stays as written);
+a UTF-8 byte-order mark is dropped, NUL characters are removed and repeated ids are warned about,
+all counted in ``OUT/skipped.json``. Outputs appear under their final names only when complete: an
+interrupted run leaves no half-written ``.jsonl.gz``. No document at all is an error (exit 1).
 """
 
 from __future__ import annotations
@@ -18,12 +21,16 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import logging
 import re
 from pathlib import Path
 from typing import Iterator
 
 from audiolm.data.corpora import LayoutError, hash_split
+from audiolm.errors import NothingProduced
 from audiolm.skips import SkipReport
+
+log = logging.getLogger("audiolm")
 
 SUFFIXES = (".txt", ".jsonl", ".jsonl.gz", ".jsonl.zst")
 
@@ -60,12 +67,25 @@ def _open_binary(path: Path):
     return open(path, "rb")
 
 
-def _decode(line: bytes, report: SkipReport, where: str) -> str:
+BOM = "\ufeff"
+
+
+def _decode(line: bytes, report: SkipReport, where: str, first: bool = False) -> str:
+    """UTF-8 with only the undecodable bytes replaced (counted), a leading BOM dropped, NULs removed."""
     try:
-        return line.decode("utf-8")
+        text = line.decode("utf-8")
     except UnicodeDecodeError:
-        report.repair("non_utf8_text", where)
-        return line.decode("latin-1")
+        text = line.decode("utf-8", errors="replace")
+        n_bad = len(line) - len(line.decode("utf-8", errors="ignore").encode("utf-8"))
+        report.repair("non_utf8_line (bad bytes replaced by U+FFFD)", where)
+        report.repaired["non_utf8_bytes_replaced"] += n_bad  # a count of bytes, not of lines
+    if first and text.startswith(BOM):
+        text = text[1:]
+        report.repair("byte_order_mark_removed", where)
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+        report.repair("nul_characters_removed", where)
+    return text
 
 
 def iter_documents(path: Path, report: SkipReport, field: str = "text", name: str | None = None) -> Iterator[tuple[str, str]]:
@@ -84,7 +104,7 @@ def iter_documents(path: Path, report: SkipReport, field: str = "text", name: st
             lineno = 0
             for raw in _lines(reader, report, path):
                 lineno += 1
-                line = _decode(raw, report, f"{path.name}:{lineno}").rstrip("\r\n")
+                line = _decode(raw, report, f"{path.name}:{lineno}", first=lineno == 1).rstrip("\r\n")
                 if line.strip():
                     para.append(line.rstrip())
                     continue
@@ -99,7 +119,7 @@ def iter_documents(path: Path, report: SkipReport, field: str = "text", name: st
             where = f"{path.name}:{lineno}"
             if not raw.strip():
                 continue
-            line = _decode(raw, report, where)
+            line = _decode(raw, report, where, first=lineno == 1)
             try:
                 obj = json.loads(line)
                 if not isinstance(obj, dict):
@@ -115,7 +135,7 @@ def iter_documents(path: Path, report: SkipReport, field: str = "text", name: st
                 report.skip("empty_text", where)
                 continue
             doc_id = obj.get("id")
-            yield (str(doc_id) if doc_id not in (None, "") else f"{stem}-{lineno:09d}"), text
+            yield (str(doc_id) if doc_id not in (None, "") else f"{stem}-{lineno:09d}"), text.replace("\x00", "")
 
 
 def _lines(reader, report: SkipReport, path: Path) -> Iterator[bytes]:
@@ -146,6 +166,18 @@ class _GzJsonlWriter:
         self.raw.close()
         self.tmp.replace(self.path)
 
+    def abort(self) -> None:
+        """An interrupted run: drop the partial file, keep nothing under the final name."""
+        self.gz.close()
+        self.raw.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
 
 def prepare_text(src, out, *, dev_fraction: float = 0.01, field: str = "text", progress: bool = True) -> dict:
     from tqdm import tqdm
@@ -155,19 +187,32 @@ def prepare_text(src, out, *, dev_fraction: float = 0.01, field: str = "text", p
     out.mkdir(parents=True, exist_ok=True)
     report = SkipReport("prepare text")
     writers = {s: _GzJsonlWriter(out / f"text_{s}.jsonl.gz") for s in ("train", "dev")}
+    seen: set[str] = set()
     try:
         for path in tqdm(files, desc="text", unit="file", disable=not progress or len(files) < 2):
             name = path.name if path == src else path.relative_to(src).as_posix()
             for doc_id, text in iter_documents(path, report, field, name):
+                if doc_id in seen:
+                    if report.repaired["duplicate_id (kept)"] == 0:
+                        log.warning("prepare text: document id %r occurs more than once (first repeat in %s); "
+                                    "repeats are kept and counted", doc_id, path)
+                    report.repair("duplicate_id (kept)", doc_id)
+                seen.add(doc_id)
                 split = "dev" if hash_split(doc_id, dev_fraction, 0.0) == "dev" else "train"
                 writers[split].write({"id": doc_id, "text": text})
-    finally:
+    except BaseException:
         for w in writers.values():
-            w.close()
+            w.abort()
+        raise
+    for w in writers.values():
+        w.close()
     stats = {"corpus": "text", "source": str(src), "files": len(files),
              "splits": {s: {"documents": w.n, "characters": w.chars} for s, w in writers.items()},
              "skipped": report.to_dict()}
-    (out / "stats.json").write_text(json.dumps(stats, indent=2))
-    report.write(out / "skipped.json")
+    _write_atomic(out / "stats.json", json.dumps(stats, indent=2))
+    _write_atomic(out / "skipped.json", json.dumps(report.to_dict(), indent=2))
     print(report.summary())
+    if not any(w.n for w in writers.values()):
+        raise NothingProduced(f"prepare text: no document in {src} (is the text under another key than "
+                              f"--field {field!r}? see {out / 'skipped.json'})")
     return stats
