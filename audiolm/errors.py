@@ -57,6 +57,9 @@ def run_verb(name: str, fn: Callable[..., int | None], *args, **kwargs) -> int:
     except Interrupted as e:
         print(f"audiolm {name}: {e}", file=sys.stderr, flush=True)
         return e.exit_code
+    except KeyboardInterrupt:  # Ctrl-C outside training: outputs are written atomically, so just say so
+        print(f"audiolm {name}: interrupted (SIGINT); finished parts are kept, rerun to continue", file=sys.stderr)
+        return 128 + signal.SIGINT
     except RunFailed as e:
         print(f"audiolm {name}: error: {e}", file=sys.stderr, flush=True)
         return 1

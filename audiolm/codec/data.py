@@ -21,11 +21,11 @@ log = logging.getLogger("audiolm")
 
 
 def load_cuts(path: str):
-    from lhotse import CutSet
-
     if not path:
         raise ValueError("train_cuts / val_cuts must be set to a lhotse CutSet manifest (e.g. data/synth/cuts_train.jsonl.gz)")
-    return CutSet.from_file(path)
+    from audiolm.data.manifest import read_cutset
+
+    return read_cutset(path)
 
 
 class CropBatches(Dataset):

@@ -380,7 +380,10 @@ def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int 
         n = restart(out)
         log.info("tokenize: --restart removed %d files of a previous run in %s", n, out)
     cut_src = _open_cuts(cuts)
-    fingerprint, shard_sizes = manifest_fingerprint(cut_src, shard_size)
+    try:
+        fingerprint, shard_sizes = manifest_fingerprint(cut_src, shard_size)
+    except (EOFError, OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{name}: damaged or not a CutSet manifest ({type(e).__name__}: {str(e)[:200]})") from None
     if not shard_sizes:
         raise ValueError(f"{name}: the manifest holds no cuts")
     if codec is None:

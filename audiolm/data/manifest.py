@@ -17,6 +17,22 @@ from lhotse.supervision import AlignmentItem
 SAMPLE_RATE = 24000
 
 
+def read_cutset(path: str | Path):
+    """A CutSet manifest read whole, with one-line errors naming the file (missing, truncated, not JSON)."""
+    import tarfile
+    import zlib
+
+    from lhotse import CutSet
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"manifest {path} not found")
+    try:
+        return CutSet.from_file(path)
+    except (EOFError, OSError, ValueError, KeyError, TypeError, zlib.error, tarfile.TarError) as e:
+        raise ValueError(f"{path}: damaged or not a lhotse CutSet manifest ({type(e).__name__}: {str(e)[:200]})") from None
+
+
 def make_recording(rec_id: str, path: str | Path, sampling_rate: int, num_samples: int, channels: Sequence[int] = (0,)) -> Recording:
     return Recording(
         id=rec_id,

@@ -1,0 +1,53 @@
+"""How verbs end: one line for user mistakes, non-zero codes for signals and for nothing produced."""
+
+import errno
+import signal
+
+from audiolm.errors import Interrupted, NothingProduced, RunFailed, run_verb
+
+
+def _raise(e):
+    def f():
+        raise e
+    return f
+
+
+def test_user_mistakes_are_one_line_naming_the_path(capsys):
+    e = PermissionError(errno.EACCES, "Permission denied")
+    e.filename = "/data/out/codec.json"
+    assert run_verb("tokenize", _raise(e)) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("audiolm tokenize: error:") and "/data/out/codec.json" in err[0]
+    assert run_verb("x", _raise(ValueError("first\nsecond"))) == 2
+    assert "first | second" in capsys.readouterr().err
+    assert run_verb("x", _raise(EOFError("Compressed file ended"))) == 2
+
+
+def test_signals_and_failures_are_never_zero(capsys):
+    assert run_verb("train lm", _raise(Interrupted(signal.SIGTERM, 7, "run/last.ckpt"))) == 143
+    assert "interrupted by SIGTERM at step 7; saved run/last.ckpt" in capsys.readouterr().err
+    assert run_verb("x", _raise(KeyboardInterrupt())) == 130
+    assert run_verb("x", _raise(NothingProduced("none of the 3 cuts"))) == 1
+    assert run_verb("x", _raise(RunFailed("a worker process died"))) == 1
+    assert run_verb("x", lambda: None) == 0 and run_verb("x", lambda: 3) == 3
+
+
+def test_programming_errors_keep_their_traceback():
+    import pytest
+
+    with pytest.raises(TypeError):
+        run_verb("x", _raise(TypeError("bug")))
+
+
+def test_truncated_manifest_is_one_line(tmp_path, ckpt, capsys):
+    from audiolm.cli import main
+    from audiolm.codec.testing import make_fake_cuts
+
+    make_fake_cuts(tmp_path / "a", n=3, seconds=0.5).to_file(tmp_path / "c.jsonl.gz")
+    data = (tmp_path / "c.jsonl.gz").read_bytes()
+    (tmp_path / "t.jsonl.gz").write_bytes(data[: len(data) // 2])
+    assert main(["tokenize", "--codec", ckpt, str(tmp_path / "t.jsonl.gz"), str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "t.jsonl.gz: damaged or not a CutSet manifest" in err and "Traceback" not in err
+    assert main(["train", "codec", "quick", f"train_cuts={tmp_path / 't.jsonl.gz'}", f"exp_dir={tmp_path / 'e'}"]) == 2
+    assert "t.jsonl.gz: damaged" in capsys.readouterr().err
