@@ -198,3 +198,21 @@ def test_every_cut_bad_exits_nonzero(tmp_path, ckpt, capsys):
     assert main(["tokenize", "--codec", ckpt, str(tmp_path / "absent.jsonl.gz"), str(tmp_path / "t2"),
                  "--no-progress"]) == 2
     assert "absent.jsonl.gz not found" in capsys.readouterr().err
+
+
+def test_prepare_synth_fails_when_a_worker_dies(tmp_path):
+    from procs import children
+
+    proc = subprocess.Popen([sys.executable, "-m", "audiolm", "prepare", "synth", str(tmp_path / "c"), "--utterances",
+                             "400", "--speakers", "2", "--jobs", "2"], cwd=REPO, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 60
+    while time.time() < deadline and proc.poll() is None and not children(proc.pid):
+        time.sleep(0.02)
+    kids = children(proc.pid)
+    assert kids, "no worker seen"
+    os.kill(kids[0], signal.SIGKILL)
+    rc = proc.wait(timeout=120)  # before: multiprocessing.Pool waited forever
+    err = proc.stderr.read().decode()
+    assert rc == 1 and "worker process died" in err, err[-2000:]
+    assert not (tmp_path / "c" / "cuts_train.jsonl.gz").exists()  # nothing reads as a finished corpus

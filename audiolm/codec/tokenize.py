@@ -34,9 +34,8 @@ import json
 import logging
 import os
 import shutil
-import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +44,7 @@ import torch
 from lhotse.array import seconds_to_frames
 
 from ..data.audio_files import AudioSkip
-from ..errors import NothingProduced, RunFailed
+from ..errors import NothingProduced
 from ..skips import SkipReport
 from .audio import load_cut_checked
 
@@ -280,27 +279,7 @@ def check_plan(out: Path, plan: dict, manifest_name: str) -> None:
 _W: dict = {}
 
 
-def _exit_with_parent(parent: int) -> None:
-    """A worker must not outlive the tokenize run that started it (a killed parent)."""
-    try:  # Linux: the kernel kills us the moment the parent dies
-        import ctypes
-        import signal
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-    def watch():
-        while True:
-            if os.getppid() != parent:
-                os._exit(1)
-            time.sleep(0.5)
-
-    threading.Thread(target=watch, daemon=True).start()
-
-
-def _init_worker(spec, device, batch_size, chunk_seconds, parent) -> None:
-    _exit_with_parent(parent)
+def _init_worker(spec, device, batch_size, chunk_seconds) -> None:
     torch.set_num_threads(1)
     from . import load_codec
 
@@ -308,9 +287,10 @@ def _init_worker(spec, device, batch_size, chunk_seconds, parent) -> None:
                              load_threads=1)
 
 
-def _encode_task(out: str, index: int, cut_dicts: list[dict]) -> int:
+def _encode_task(task: tuple[str, int, list[dict]]) -> int:
     from lhotse.serialization import deserialize_item
 
+    out, index, cut_dicts = task
     shard = [deserialize_item(d) for d in cut_dicts]
     rep = _Report(f"tokenize shard {index}")
     write_shard(Path(out), index, _W["enc"].encode_shard(shard, rep), len(shard), rep)
@@ -322,38 +302,6 @@ def _pause() -> None:
     pause = float(os.environ.get("AUDIOLM_TOKENIZE_SLEEP", "0"))  # tests: time to kill a run mid-way
     if pause:
         time.sleep(pause)
-
-
-def _encode_in_pool(args: tuple, out: Path, cut_src, shard_size: int, todo: list[int], jobs: int, bar,
-                    shard_sizes: dict[int, int]) -> None:
-    """One task per shard over ``jobs`` spawned processes; a dead worker fails the run, naming the shards."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
-
-    wanted = set(todo)
-    pending: dict = {}
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(*args, os.getpid())) as pool:
-        try:
-            def drain(block_until: int) -> None:
-                while len(pending) > block_until:
-                    finished, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        i = pending.pop(f)
-                        f.result()
-                        bar.update(shard_sizes[i])
-
-            for i, shard in iter_shards(cut_src, shard_size):
-                if i in wanted:
-                    pending[pool.submit(_encode_task, str(out), i, [c.to_dict() for c in shard])] = i
-                    drain(2 * jobs)
-            drain(0)
-        except BrokenProcessPool:
-            lost = sorted(pending.values())
-            raise RunFailed(
-                f"tokenize: a worker process died (out of memory? killed?) with shard(s) {lost[:10]} unfinished; "
-                f"the finished shards are kept in {out}: rerun the same command to redo the rest") from None
 
 
 def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int = 1, device: str = "cpu",
@@ -404,8 +352,15 @@ def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int 
     bar = tqdm(total=n_todo, desc="tokenize", unit="cut", disable=not progress or not todo)
     try:
         if jobs > 1 and str(device) == "cpu" and len(todo) > 1 and isinstance(cuts, (str, Path)):
-            _encode_in_pool((codec_spec, str(device), batch_size, chunk_seconds), out, cut_src, shard_size, todo,
-                            jobs, bar, shard_sizes)
+            from ..workers import map_unordered
+
+            wanted = set(todo)
+            tasks = ((str(out), i, [c.to_dict() for c in shard]) for i, shard in iter_shards(cut_src, shard_size)
+                     if i in wanted)
+            for _, i in map_unordered(_encode_task, tasks, jobs, what="shard", initializer=_init_worker,
+                                      initargs=(codec_spec, str(device), batch_size, chunk_seconds),
+                                      name_of=lambda t: f"shard {t[1]}"):
+                bar.update(shard_sizes[i])
         elif todo:
             enc = ShardEncoder(codec, batch_size=batch_size, chunk_seconds=chunk_seconds)
             wanted = set(todo)

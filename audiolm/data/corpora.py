@@ -489,7 +489,9 @@ def _emilia_tar_items(tar_path: Path, lang_dir: str, audio_out: Path, dev: float
                 data, sr = sf.read(io.BytesIO(audio_bytes), dtype="float32", always_2d=True)
                 if len(data) == 0:
                     raise ValueError("empty")
-                sf.write(str(dest), data.mean(axis=1), sr, format="FLAC", subtype="PCM_16")
+                tmp = dest.with_name(dest.name + ".tmp")
+                sf.write(str(tmp), data.mean(axis=1), sr, format="FLAC", subtype="PCM_16")
+                tmp.replace(dest)  # a killed run never leaves a truncated file that a rerun would reuse
             except Exception:
                 report.skip("unreadable_audio", name)
                 continue
@@ -592,7 +594,9 @@ def _extract_audio_tar(tar_path: Path, dest: Path, report: SkipReport) -> dict[s
                     f = tar.extractfile(m)
                     if f is None:
                         continue
-                    path.write_bytes(f.read())
+                    tmp = path.with_name(path.name + ".tmp")
+                    tmp.write_bytes(f.read())
+                    tmp.replace(path)
                 files[stem] = path
     except (tarfile.TarError, OSError, EOFError) as e:
         report.skip("unreadable_tar", f"{tar_path.name} ({e})")

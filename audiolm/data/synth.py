@@ -8,6 +8,7 @@ manifests ``cuts_{train,dev,test}.jsonl.gz`` with word/phone alignments on the s
 from __future__ import annotations
 
 import json
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,7 +189,9 @@ def _synth_document(task: tuple[DocPlan, Voice, str]) -> tuple[str, list, list]:
             if not res.words or len(res.audio) == 0 or float(np.abs(res.audio).max()) < 1e-4:
                 raise ValueError("silent synthesis")
             path = out_dir / f"{utt_id}.flac"
-            sf.write(str(path), res.audio, OUTPUT_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+            tmp = path.with_name(path.name + ".tmp")
+            sf.write(str(tmp), res.audio, OUTPUT_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+            os.replace(tmp, path)  # a killed run never leaves a truncated file under the final name
             utts.append((utt_id, pos, text, str(path.resolve()), len(res.audio), res.words, res.phones))
         except Exception as e:  # one bad sentence never stops the corpus
             failures.append((utt_id, f"{type(e).__name__}: {e}"))
@@ -218,11 +221,13 @@ def build_synth_corpus(out: str | Path, n_utterances: int = 2000, n_speakers: in
     by_doc: dict[str, tuple[list, list]] = {}
     bar = tqdm(total=sum(len(p.sentences) for p in plans), unit="utt", desc="synth", disable=not progress)
     if jobs > 1:
-        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
-        with ctx.Pool(jobs) as pool:
-            for doc_id, utts, fails in pool.imap_unordered(_synth_document, tasks, chunksize=1):
-                by_doc[doc_id] = (utts, fails)
-                bar.update(len(utts) + len(fails))
+        from audiolm.workers import map_unordered
+
+        ctx = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+        for _, (doc_id, utts, fails) in map_unordered(_synth_document, tasks, jobs, context=ctx, what="document",
+                                                      name_of=lambda t: t[0].doc_id):
+            by_doc[doc_id] = (utts, fails)
+            bar.update(len(utts) + len(fails))
     else:
         for task in tasks:
             doc_id, utts, fails = _synth_document(task)

@@ -374,10 +374,11 @@ def build_benchmarks(out: str | Path, *, seed: int = 0, size: int | None = None,
     jobs.sort(key=lambda j: -j[2] * (8 if j[0] == "salmon" else 1))  # longest first
     t0 = time.time()
     if workers > 1 and len(jobs) > 1:
-        import multiprocessing as mp
+        from audiolm.workers import map_unordered
 
-        with mp.get_context("spawn").Pool(min(workers, len(jobs))) as pool:
-            done = pool.map(_build_one, jobs, chunksize=1)
+        by_task = {j[0]: r for j, r in map_unordered(_build_one, jobs, min(workers, len(jobs)), what="benchmark set",
+                                                    name_of=lambda j: j[0])}
+        done = [by_task[j[0]] for j in jobs]
     else:
         done = [_build_one(j) for j in jobs]
     summary = {
@@ -397,5 +398,6 @@ def build_benchmarks(out: str | Path, *, seed: int = 0, size: int | None = None,
                 summary[k] = {**old.get(k, {}), **summary[k]}
         except (ValueError, OSError):
             pass
-    prev.write_text(json.dumps(summary, indent=2))
+    prev.with_name(prev.name + ".tmp").write_text(json.dumps(summary, indent=2))
+    prev.with_name(prev.name + ".tmp").replace(prev)
     return summary
