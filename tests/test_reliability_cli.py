@@ -51,3 +51,23 @@ def test_truncated_manifest_is_one_line(tmp_path, ckpt, capsys):
     assert "t.jsonl.gz: damaged or not a CutSet manifest" in err and "Traceback" not in err
     assert main(["train", "codec", "quick", f"train_cuts={tmp_path / 't.jsonl.gz'}", f"exp_dir={tmp_path / 'e'}"]) == 2
     assert "t.jsonl.gz: damaged" in capsys.readouterr().err
+
+
+def test_recipe_marks_a_stage_done_only_when_it_finished(tmp_path):
+    """A stage killed by SIGTERM (exit 143) stops the recipe and is redone on the next run."""
+    import os
+    import subprocess
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "audiolm").write_text("#!/bin/sh\nexit ${FAKE_RC:-0}\n")
+    (fake / "audiolm").chmod(0o755)
+    exp = tmp_path / "exp"
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}", "AUDIOLM_NO_SETUP": "1"}
+    cmd = ["bash", "recipes/quickstart/run.sh", "--exp", str(exp), "--stop-stage", "0"]
+    proc = subprocess.run(cmd, cwd=repo, env={**env, "FAKE_RC": "143"}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 143 and not (exp / ".done.0.corpus").exists()
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and (exp / ".done.0.corpus").exists()

@@ -129,7 +129,9 @@ def load_cuts(path: str | Path):
             cut.recording = rec.with_path_prefix(root)
         return cut
 
-    return CutSet.from_cuts(fix(c) for c in CutSet.from_file(path))
+    from audiolm.data.manifest import read_cutset
+
+    return CutSet.from_cuts(fix(c) for c in read_cutset(path))
 
 
 def read_spoken_set(task: str, folder: str | Path) -> BenchmarkSet:
