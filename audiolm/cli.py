@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                 groups[path[0]] = gsub
             leaf_parent = groups[path[0]]
         leaf = leaf_parent.add_parser(path[-1], help=help_text, description=help_text)
-        leaf.set_defaults(_module=module_name, _func=_func_name(path))
+        leaf.set_defaults(_module=module_name, _func=_func_name(path), _verb=" ".join(path))
     return parser
 
 
@@ -105,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from audiolm.errors import run_verb
 
     module = importlib.import_module(args._module)
-    return run_verb(args._func.replace("_", " "), getattr(module, f"run_{args._func}"), args)
+    return run_verb(args._verb, getattr(module, f"run_{args._func}"), args)
 
 
 if __name__ == "__main__":

@@ -115,3 +115,20 @@ def test_scheduler_drives_optimizer_lr():
         sched.step()
     assert lrs == pytest.approx([2.0] * 9 + [1.0])
     assert sched.state_dict()["lr_lambdas"] == [None]  # a plain function: nothing pickled
+
+
+def test_adamc_weight_decay_follows_the_schedule():
+    """AdamC (SODA's optimizer setting): with the lr at half its peak, the decay per step is
+    lr * (wd * lr / peak), a quarter of the peak's lr * wd; plain decoupled decay halves it only."""
+    import torch
+
+    from audiolm.lm.optim import CautiousAdamW
+
+    for adamc, expect in ((True, 1 - 0.05 * (0.1 * 0.5)), (False, 1 - 0.05 * 0.1)):
+        p = torch.nn.Parameter(torch.ones(4))
+        opt = CautiousAdamW([p], lr=0.1, weight_decay=0.1, adamc=adamc)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: 0.5)  # initial_lr 0.1, lr 0.05
+        p.grad = torch.zeros(4)  # the masked update is 0: only the decay moves p
+        opt.step()
+        assert torch.allclose(p.detach(), torch.full((4,), expect)), (adamc, p)
+        del sched

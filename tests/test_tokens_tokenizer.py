@@ -119,5 +119,7 @@ def test_cli_train_bpe_and_build(tmp_path, capsys, llama):
     assert "audio(0,0)=128260" in capsys.readouterr().out
     assert UnifiedTokenizer.from_file(tmp_path / "uni.json").vocab.size == 144644
     assert len(LLAMA3_SPECIALS) == 256
-    with pytest.raises(FileNotFoundError, match="not found"):
-        cli(["tokens", "train-bpe", str(tmp_path / "nope.jsonl"), str(out)])
+    capsys.readouterr()
+    assert cli(["tokens", "train-bpe", str(tmp_path / "nope.jsonl"), str(out)]) == 2  # one line, no traceback
+    err = capsys.readouterr().err
+    assert "audiolm tokens train-bpe: error:" in err and "nope.jsonl not found" in err

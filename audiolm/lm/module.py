@@ -237,7 +237,8 @@ class LMModule(pl.LightningModule):
 
     def configure_optimizers(self):
         o = self.cfg.optim
-        opt = build_optimizer(o.name, param_groups(self.model, o.weight_decay), o.lr, o.betas, o.weight_decay, o.eps)
+        opt = build_optimizer(o.name, param_groups(self.model, o.weight_decay), o.lr, o.betas, o.weight_decay, o.eps,
+                              o.adamc_weight_decay)
         max_steps = self.trainer.max_steps
         if max_steps is None or max_steps <= 0:
             raise ValueError("LMModule needs trainer.max_steps (train_lm derives it from trainer.max_tokens)")

@@ -12,6 +12,11 @@ kept, so the update's average magnitude is preserved::
     u   <- u * phi / max(mean(phi), 1e-3)     (mean over each parameter tensor)
     p   <- p - lr * wd * p - lr * u           (decoupled weight decay, not masked)
 
+``adamc=True`` is Defazio's corrected weight decay ("On the Correct Treatment of Weight Decay in
+Adam", arXiv:2506.02285), which SODA's runs use (Levanter's ``adamc_weight_decay``): the decay
+coefficient follows the schedule, ``wd_t = wd * lr_t / lr_peak``, so ``wd_t / lr_t`` stays constant
+(``lr_peak`` is the group's ``initial_lr``, which the LR scheduler records).
+
 The mean normalisation is the form the authors' reference implementation settled on (their
 first version used ``numel / (sum + 1)``); the 1e-3 floor guards a tensor whose mask is all
 zeros. Under FSDP the mean is taken over each rank's shard, not the whole tensor (documented
@@ -37,6 +42,7 @@ class CautiousAdamW(torch.optim.Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         mask_floor: float = 1e-3,
+        adamc: bool = False,
     ):
         if lr < 0:
             raise ValueError(f"lr must be >= 0, got {lr}")
@@ -44,7 +50,8 @@ class CautiousAdamW(torch.optim.Optimizer):
             raise ValueError(f"betas must lie in [0, 1), got {betas}")
         if eps < 0 or weight_decay < 0:
             raise ValueError("eps and weight_decay must be >= 0")
-        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, mask_floor=mask_floor)
+        defaults = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, mask_floor=mask_floor,
+                        adamc=bool(adamc))
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -71,8 +78,11 @@ class CautiousAdamW(torch.optim.Optimizer):
                 exp_avg_sqs.append(state["exp_avg_sq"])
                 steps.append(state["step"])
             if params:
+                wd = group["weight_decay"]
+                if group.get("adamc") and wd:
+                    wd = wd * group["lr"] / max(group.get("initial_lr", group["lr"]), 1e-30)
                 _cautious_adamw(params, grads, exp_avgs, exp_avg_sqs, steps, lr=group["lr"], betas=group["betas"],
-                                eps=group["eps"], weight_decay=group["weight_decay"], mask_floor=group["mask_floor"])
+                                eps=group["eps"], weight_decay=wd, mask_floor=group["mask_floor"])
         return loss
 
 
@@ -118,11 +128,14 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     return groups
 
 
-def build_optimizer(name: str, params: Iterable, lr: float, betas, weight_decay: float, eps: float) -> torch.optim.Optimizer:
+def build_optimizer(name: str, params: Iterable, lr: float, betas, weight_decay: float, eps: float,
+                    adamc: bool = False) -> torch.optim.Optimizer:
     """``cautious_adamw`` (SODA) or ``adamw`` (``torch.optim.AdamW``, fused/foreach as torch picks)."""
     betas = tuple(float(b) for b in betas)
     if name == "cautious_adamw":
-        return CautiousAdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        return CautiousAdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, adamc=adamc)
+    if adamc:
+        raise ValueError("optim.adamc_weight_decay is implemented for cautious_adamw only")
     if name == "adamw":
         return torch.optim.AdamW(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
     raise ValueError(f"unknown optimizer {name!r} (cautious_adamw | adamw)")

@@ -32,6 +32,7 @@ class OptimConfig:
     betas: List[float] = field(default_factory=lambda: [0.98, 0.98])
     weight_decay: float = 0.033  # decoupled; not applied to 1-D parameters (norm weights)
     eps: float = 1e-8
+    adamc_weight_decay: bool = False  # AdamC: weight decay follows the lr schedule (wd * lr_t / lr_peak), as SODA
     schedule: str = "wsd"  # wsd | cosine | constant
     warmup_frac: float = 0.1  # fraction of the optimizer steps spent in linear warm-up
     decay_frac: float = 0.2  # wsd: fraction of the steps of the final linear decay

@@ -11,7 +11,8 @@ training FLOPs per token as a function of N in the FLOP convention of the runs (
 (monotone cubic in log-log) from the runs' own ``flops_per_token``, or ``C / tokens`` when that column is absent).
 Power laws ``N* = k_N·C^a`` and ``D* = k_D·C^b`` are least-squares lines in log-log. Confidence
 intervals: percentile bootstrap that resamples the runs of each budget with replacement and
-redoes both stages.
+redoes both stages; a resample in which any budget breaks the point estimate's rule (a convex
+parabola from >= 3 sizes, vertex inside the grid) is left out and counted.
 
 **Approach 3.** ``L(N, D) = E + A/N^α + B/D^β`` fitted by minimising the Huber loss (δ = 1e-3) of
 ``log L̂ − log L`` with ``log L̂ = LSE(a − α log N, b − β log D, e)`` (A = eᵃ, B = eᵇ, E = eᵉ),
@@ -254,26 +255,42 @@ def approach2(
 
     rng = np.random.default_rng(seed)
     boots = np.full((n_boot, 2), np.nan)
+    excluded = {"no_convex_parabola": 0, "vertex_outside_grid": 0}
     for r in range(n_boot):
         bn, bd = np.full(len(used), np.nan), np.full(len(used), np.nan)
+        why = None
         for j, c in enumerate(used):
             x, y = groups[c]
             idx = rng.integers(0, len(x), len(x))
             xv, _ = _vertex(x[idx], y[idx])
-            if np.isfinite(xv):
-                bn[j] = xv
-                bd[j] = math.log10(c) - float(fpt.log(xv * math.log(10)) / math.log(10))
+            if not np.isfinite(xv):
+                why = why or "no_convex_parabola"
+            elif xv < x.min() or xv > x.max():
+                why = why or "vertex_outside_grid"
+            bn[j] = xv
+            bd[j] = math.log10(c) - float(fpt.log(xv * math.log(10)) / math.log(10)) if np.isfinite(xv) else np.nan
+        if why is not None:
+            # the point estimate uses a budget only when its parabola opens upward with the vertex inside
+            # its grid; a resample that breaks that rule for any budget would fit a different law
+            # (fewer budgets, or an extrapolated optimum), so it is left out and counted, not folded in
+            excluded[why] += 1
+            continue
         boots[r, 0] = _powerlaw(log_c, bn)[0]
         boots[r, 1] = _powerlaw(log_c, bd)[0]
     q = [(1 - ci) / 2 * 100, (1 + ci) / 2 * 100]
     good = np.isfinite(boots).all(axis=1)
     ci_a = np.percentile(boots[good, 0], q).tolist() if good.any() else [float("nan")] * 2
     ci_b = np.percentile(boots[good, 1], q).tolist() if good.any() else [float("nan")] * 2
+    n_excl = sum(excluded.values())
+    if n_excl:
+        _warn(msgs, f"Approach 2 bootstrap: {n_excl} of {n_boot} resamples left out of the intervals "
+                    f"({excluded['no_convex_parabola']} with a parabola opening downward or < 3 sizes, {excluded['vertex_outside_grid']} "
+                    "with the vertex outside its budget's grid)")
     out.update({
         "params_exponent": a, "params_coefficient": float(10 ** log_kn),
         "tokens_exponent": b, "tokens_coefficient": float(10 ** log_kd),
         "params_exponent_ci": ci_a, "tokens_exponent_ci": ci_b,
-        "n_boot": int(good.sum()), "ci": ci,
+        "n_boot": int(good.sum()), "ci": ci, "n_boot_requested": int(n_boot), "n_boot_excluded": excluded,
     })
     return out
 
