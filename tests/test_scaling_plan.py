@@ -121,3 +121,35 @@ def test_config_for_params_picks_nearest_size():
     # beyond the sweep's grid too
     big = config_for_params(plan, 1e23, 3e10, "non_embedding")
     assert big["model"]["d_model"] > 2048
+
+
+def test_released_soda_sweep_rules(tmp_path):
+    """recipes/scaling/isoflop_soda/plan_released.yaml follows SODA's released candidate_configs:
+    power-of-two batches for 2^16 steps, lr = 0.33 sqrt(B)/d <= 0.01, beta2 = 0.98^(B/128)."""
+    from pathlib import Path
+
+    from audiolm.config import load_config
+    from audiolm.lm.train_config import load_train_config
+
+    here = Path(__file__).resolve().parent.parent / "recipes/scaling/isoflop_soda"
+    plan = load_config(PlanConfig, here / "plan_released.yaml", [])
+    plan.base_config = str(here / plan.base_config)
+    doc = write_sweep(plan, tmp_path / "sweep.yaml")
+    runs = doc["runs"]
+    assert len(runs) >= 40
+    for r in runs:
+        b, d = r["batch_size"], r["model"]["d_model"]
+        assert b >= 8 and b & (b - 1) == 0
+        assert r["lr"] == pytest.approx(0.33 * math.sqrt(b) / d) and r["lr"] <= 0.01
+        assert r["betas"] == pytest.approx([0.95, 0.98 ** (b / 128)])
+        assert r["steps"] < 400_000 and abs(r["flops"] - r["budget"]) / r["budget"] <= 0.01
+        assert (d - 128) % (256 if r["budget"] > 9e18 else 128) == 0  # range(128, 2049, step)
+        # B is the power of two for 2^16 steps, or that halved until the lr is <= 0.01
+        target = 2 ** math.ceil(math.log2(r["budget"] / (r["flops_per_token"] * 4096 * 65536)))
+        assert b == target or (b < target and 0.33 * math.sqrt(2 * b) / d > 0.01)
+    cfg = load_train_config(tmp_path / runs[0]["config"])
+    assert cfg.optim.betas == pytest.approx(runs[0]["betas"]) and cfg.optim.lr == pytest.approx(runs[0]["lr"])
+    assert (cfg.optim.weight_decay, cfg.optim.eps, cfg.optim.adamc_weight_decay) == (0.1, 1e-15, True)
+    assert cfg.trainer.global_batch_size == runs[0]["batch_size"]
+    # the default grid is unchanged by the new rules
+    assert len(build_sweep(PlanConfig())["runs"]) == 66

@@ -11,8 +11,11 @@ SODA's grid rules (DESIGN.md), each a field of :class:`PlanConfig` so any of the
 * ``n_kv_heads = n_heads // heads.kv_ratio`` (``kv_ratio: 1`` = multi-head attention, our
   default for the grid: SODA states no GQA rule for it), lowered until it divides ``n_heads``;
 * ``ffn_dim = ffn.mult · d`` (4d), rounded up to a multiple of ``ffn.multiple_of``;
-* learning rate ``lr.base · (lr.ref_width / d) ** lr.width_power`` clipped to
-  ``[lr.min, lr.max]`` (``width_power: 0`` = one lr for all sizes);
+* learning rate ``lr.base · (lr.ref_width / d) ** lr.width_power · (B / lr.ref_batch) ** lr.batch_power``
+  clipped to ``[lr.min, lr.max]`` (``width_power: 0`` = one lr for all sizes), the batch B halved
+  while the lr exceeds ``lr.halve_batch_above`` (when set);
+* ``batch.steps > 0`` (SODA's released sweep): per model, the power-of-two batch that trains the
+  budget in about that many steps; ``betas.beta2_base > 0``: ``beta2 = beta2_base ** (B / ref_batch)``;
 * batch in tokens ``batch.tokens · (C / batch.ref_budget) ** batch.budget_power``; the
   sequences per optimizer step ``max(batch.min_batch_size, round(tokens / seq_len))`` go to
   ``trainer.global_batch_size`` (rounded to whole micro batches) and ``data.batch_size`` is
@@ -21,7 +24,9 @@ SODA's grid rules (DESIGN.md), each a field of :class:`PlanConfig` so any of the
   (:mod:`audiolm.lm.flops`; ``exact`` = 3 × forward FLOPs, SODA's), rounded to whole steps;
 * skip a (budget, width) when ``D / N`` (``N`` in ``skip.param_convention``) falls outside
   ``[skip.min_tokens_per_param, skip.max_tokens_per_param]``, when it would train fewer than
-  ``skip.min_steps`` optimizer steps, or when ``N`` exceeds ``skip.max_params`` (0 = no limit).
+  ``skip.min_steps`` optimizer steps, or when ``N`` exceeds ``skip.max_params`` (0 = no limit);
+  optionally (SODA's sweep) at ``>= skip.max_steps`` steps, a batch below ``skip.min_batch_size``,
+  or whole steps missing the budget by more than ``skip.flop_tolerance``.
 
 Each kept run becomes ``runs/<name>.yaml`` next to the sweep file: ``_base_`` = the base training
 config, plus ``name``, ``model.{d_model,n_layers,n_heads,n_kv_heads,head_dim,ffn_dim}``,
@@ -53,13 +58,16 @@ class WidthRule:
     max: int = 2048
     step: int = 128
     values: list[int] = field(default_factory=list)  # explicit widths; overrides min/max/step
+    coarse_above: float = 0.0  # budgets above this use ``coarse_step`` (SODA: 256 above 9e18); 0 = never
+    coarse_step: int = 0
 
-    def widths(self) -> list[int]:
+    def widths(self, budget: float = 0.0) -> list[int]:
         if self.values:
             return sorted(set(int(v) for v in self.values))
-        if self.step <= 0 or self.min <= 0 or self.max < self.min:
-            raise ValueError(f"bad width grid min={self.min} max={self.max} step={self.step}")
-        return list(range(self.min, self.max + 1, self.step))
+        step = self.coarse_step if self.coarse_above and self.coarse_step and budget > self.coarse_above else self.step
+        if step <= 0 or self.min <= 0 or self.max < self.min:
+            raise ValueError(f"bad width grid min={self.min} max={self.max} step={step}")
+        return list(range(self.min, self.max + 1, step))
 
 
 @dataclass
@@ -108,17 +116,33 @@ class FFNRule:
 
 @dataclass
 class LRRule:
-    """lr = base · (ref_width / d) ** width_power, clipped to [min, max]."""
+    """lr = base · (ref_width / d) ** width_power · (B / ref_batch) ** batch_power, clipped to [min, max].
+
+    ``halve_batch_above`` > 0: while the lr exceeds it, the batch B is halved (SODA's sweep:
+    lr = 0.33·sqrt(B)/d, halving B while lr > 0.01)."""
 
     base: float = 2e-3
-    ref_width: int = 512
+    ref_width: float = 512
     width_power: float = 0.5
+    batch_power: float = 0.0
+    ref_batch: float = 1.0
+    halve_batch_above: float = 0.0
     min: float = 0.0
     max: float = 1.0
 
-    def lr(self, d: int) -> float:
-        v = self.base * (self.ref_width / d) ** self.width_power
+    def lr(self, d: int, batch: int = 1) -> float:
+        v = self.base * (self.ref_width / d) ** self.width_power * (batch / self.ref_batch) ** self.batch_power
         return float(min(self.max, max(self.min, v)))
+
+
+@dataclass
+class BetasRule:
+    """``beta2_base > 0``: betas = [beta1, beta2_base ** (B / ref_batch)] (SODA's sweep: 0.98^(B/128),
+    after arXiv:2507.07101); 0 = the base config's betas."""
+
+    beta1: float = 0.0  # 0 = the base config's beta1
+    beta2_base: float = 0.0
+    ref_batch: float = 128.0
 
 
 @dataclass
@@ -130,6 +154,11 @@ class BatchRule:
     ref_budget: float = 3e18
     min_batch_size: int = 1
     micro_batch_size: int = 0  # sequences per device pass (data.batch_size); 0 = the whole batch
+    steps: int = 0  # > 0: per model, the power of two >= C / (F(N) · seq_len · steps) sequences (SODA: 2^16)
+
+    def steps_batch(self, budget: float, fpt: float, seq_len: int) -> int:
+        exact = budget / (fpt * seq_len * self.steps)
+        return 1 if exact <= 1 else 2 ** math.ceil(math.log2(exact))
 
     def batch_size(self, budget: float, seq_len: int) -> int:
         t = self.tokens * (budget / self.ref_budget) ** self.budget_power
@@ -146,6 +175,9 @@ class SkipRule:
     param_convention: str = "total"
     min_steps: int = 200
     max_params: int = 0  # 0 = no limit
+    max_steps: int = 0  # 0 = no limit (SODA's sweep drops runs of >= 400000 steps)
+    min_batch_size: int = 0  # SODA's sweep drops batches < 8
+    flop_tolerance: float = 0.0  # > 0: drop a run whose whole steps miss the budget by more (SODA: 0.01)
 
 
 @dataclass
@@ -165,6 +197,7 @@ class PlanConfig:
     ffn: FFNRule = field(default_factory=FFNRule)
     lr: LRRule = field(default_factory=LRRule)
     batch: BatchRule = field(default_factory=BatchRule)
+    betas: BetasRule = field(default_factory=BetasRule)
     skip: SkipRule = field(default_factory=SkipRule)
     tie_embeddings: bool = False  # used only for the accounting; must match the base config
     qk_norm: bool = True
@@ -211,7 +244,14 @@ def make_run(plan: PlanConfig, budget: float, d: int, name: str | None = None) -
     shape = model_shape(plan, d)
     params = F.param_counts(shape)
     fpt = F.training_flops_per_token(shape, plan.seq_len, plan.convention)
-    batch_size = plan.batch.batch_size(budget, plan.seq_len)
+    if plan.batch.steps > 0:
+        batch_size = plan.batch.steps_batch(budget, fpt, plan.seq_len)
+    else:
+        batch_size = plan.batch.batch_size(budget, plan.seq_len)
+    lr = plan.lr.lr(d, batch_size)
+    while plan.lr.halve_batch_above > 0 and lr > plan.lr.halve_batch_above and batch_size > 1:
+        batch_size //= 2
+        lr = plan.lr.lr(d, batch_size)
     batch_tokens = batch_size * plan.seq_len
     steps = max(1, int(round(budget / fpt / batch_tokens)))
     tokens = steps * batch_tokens
@@ -226,10 +266,12 @@ def make_run(plan: PlanConfig, budget: float, d: int, name: str | None = None) -
         "flops": float(tokens * fpt),
         "steps": steps,
         "exact_steps": budget / fpt / batch_tokens,
-        "lr": plan.lr.lr(d),
+        "lr": lr,
         "batch_size": batch_size,
         "micro_batch_size": min(batch_size, plan.batch.micro_batch_size or batch_size),
         "seq_len": plan.seq_len,
+        **({"betas": [float(plan.betas.beta1), float(plan.betas.beta2_base ** (batch_size / plan.betas.ref_batch))]}
+           if plan.betas.beta2_base > 0 else {}),
     }
 
 
@@ -250,6 +292,12 @@ def plan_cell(plan: PlanConfig, budget: float, d: int) -> tuple[dict | None, dic
         reason = f"tokens/params {ratio:.3g} > {sk.max_tokens_per_param}"
     elif sk.max_params and n > sk.max_params:
         reason = f"params {n} > max_params {sk.max_params}"
+    elif sk.max_steps and run["steps"] >= sk.max_steps:
+        reason = f"{run['steps']} steps >= max_steps {sk.max_steps}"
+    elif sk.min_batch_size and run["batch_size"] < sk.min_batch_size:
+        reason = f"batch {run['batch_size']} < min_batch_size {sk.min_batch_size}"
+    elif sk.flop_tolerance and abs(run["flops"] - budget) / budget > sk.flop_tolerance:
+        reason = f"whole steps give {run['flops']:.3g} FLOPs, {abs(run['flops'] - budget) / budget:.1%} off the budget"
     if reason is None:
         return run, {}
     return None, {"name": run["name"], "budget": float(budget), "d_model": d, "params": n, "tokens": run["tokens"],
@@ -284,6 +332,9 @@ def resolve_plan(plan: PlanConfig) -> PlanConfig:
                 "data.tokenizer is not a file: set vocab_size in the plan (144644 for SODA's Llama-3 vocabulary)"
             )
         plan.vocab_size = v
+    if plan.betas.beta2_base > 0 and plan.betas.beta1 <= 0:
+        betas = (base.get("optim", {}) or {}).get("betas") or [0.98, 0.98]
+        plan.betas = dataclasses.replace(plan.betas, beta1=float(betas[0]))
     if base:
         if "tie_embeddings" in model:
             plan.tie_embeddings = bool(model["tie_embeddings"])
@@ -308,7 +359,7 @@ def build_sweep(plan: PlanConfig) -> dict:
         raise ValueError(f"skip.param_convention must be one of {PARAM_CONVENTIONS}")
     runs, skipped = [], []
     for budget in sorted(float(b) for b in plan.budgets):
-        for d in plan.width.widths():
+        for d in plan.width.widths(budget):
             run, info = plan_cell(plan, budget, d)
             (runs.append(run) if run is not None else skipped.append(info))
     return {"runs": runs, "skipped": skipped}
@@ -347,7 +398,7 @@ def run_config(plan: PlanConfig, run: dict, config_path: Path) -> dict:
         # the global batch is always explicit: a base config's global_batch_size (SODA's 512)
         # would otherwise change the tokens per step behind the plan's back
         "trainer": {"max_tokens": int(run["tokens"]), "global_batch_size": int(run["batch_size"])},
-        "optim": {"lr": float(run["lr"])},
+        "optim": {"lr": float(run["lr"]), **({"betas": list(run["betas"])} if "betas" in run else {})},
         "data": {"batch_size": int(run["micro_batch_size"]), "seq_len": int(run["seq_len"])},
     })
     return cfg
