@@ -41,6 +41,11 @@ def configure_tokenize(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:N] (one process)")
     parser.add_argument("--shard-size", type=int, default=1000, help="cuts per shard (the unit of resumption)")
     parser.add_argument("--chunk-seconds", type=float, default=60.0, help="longer audio is encoded in chunks")
+    parser.add_argument("--num-shards", type=int, default=None, metavar="N",
+                        help="split the job into N parts (machines, GPUs); default: the SLURM array or "
+                             "torchrun/SLURM world size when there is one, else 1")
+    parser.add_argument("--shard-index", type=int, default=None, metavar="I",
+                        help="the part this process encodes (0..N-1): the output shards i with i %% N == I")
     parser.add_argument("--restart", action="store_true",
                         help="discard the shards of an earlier run in OUT (another manifest or shard size) and start over")
     parser.add_argument("--allow-sources", default="", metavar="TYPES",
@@ -54,17 +59,23 @@ def run_tokenize(args) -> int:
     import os
 
     from ..data.audio_files import ALLOW_ENV
-    from .tokenize import tokenize
+    from .tokenize import part_from_env, tokenize
 
     if args.allow_sources:
         os.environ[ALLOW_ENV] = args.allow_sources  # worker processes inherit it
+    if (args.num_shards is None) != (args.shard_index is None):
+        raise ValueError("--num-shards and --shard-index go together")
+    part, n_parts = (args.shard_index, args.num_shards) if args.num_shards is not None else (part_from_env() or (0, 1))
+    if n_parts > 1 and args.num_shards is None:
+        print(f"tokenize: part {part} of {n_parts} (from the launcher's environment)")
     s = tokenize(args.codec, args.cuts, args.out, batch_size=args.batch_size, jobs=args.jobs, device=args.device,
                  shard_size=args.shard_size, chunk_seconds=args.chunk_seconds, progress=not args.no_progress,
-                 restart_output=args.restart)
+                 restart_output=args.restart, num_parts=n_parts, part=part)
+    where = f" (part {part} of {n_parts} done)" if n_parts > 1 and s["part_complete"] else ""
     print(f"tokenize: {s['cuts_encoded']} cuts encoded, {s['cuts_skipped']} skipped, "
-          f"{s['shards_done']}/{s['shards']} shards -> {args.out}")
+          f"{s['shards_done']}/{s['shards']} shards{where} -> {args.out}")
     print(s["text"])
-    return 0 if s["complete"] else 1
+    return 0 if s["part_complete"] else 1
 
 
 def configure_decode(parser: argparse.ArgumentParser) -> None:

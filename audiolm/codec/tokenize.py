@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -183,10 +184,88 @@ class ShardEncoder:
         return result
 
 
+HOST = socket.gethostname()
+
+
+def _scratch(out: Path, index: int) -> Path:
+    """This process's scratch folder for shard ``index`` (host and pid in the name: parts of one job
+    on several machines never share one)."""
+    return out / f".tmp-{index:06d}-{HOST}-{os.getpid()}"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_scratch(out: Path) -> None:
+    """Remove scratch folders of killed runs of this host (another host's, or a live run's, stay)."""
+    for tmp in out.glob(".tmp-*"):
+        parts = tmp.name.split("-")
+        if len(parts) < 4:  # an older version's name: no owner recorded
+            shutil.rmtree(tmp, ignore_errors=True)
+            continue
+        host, pid = "-".join(parts[2:-1]), parts[-1]
+        if host == HOST and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class PartLock:
+    """``OUT/.progress/part-I-of-N.lock``: one run per part at a time; a dead run's lock is taken over."""
+
+    def __init__(self, out: Path, part: int, n_parts: int) -> None:
+        self.path = out / PROGRESS / f"part-{part:05d}-of-{n_parts:05d}.lock"
+        self.part, self.n_parts = part, n_parts
+
+    def __enter__(self) -> "PartLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        me = json.dumps({"host": HOST, "pid": os.getpid()})
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    held = json.loads(self.path.read_text() or "{}")
+                except (OSError, ValueError):
+                    held = {}
+                if held.get("host") == HOST and not _pid_alive(int(held.get("pid", 0) or 0)):
+                    log.info("tokenize: taking over the lock of a dead run (%s)", self.path)
+                    self.path.unlink(missing_ok=True)
+                    continue
+                raise ValueError(
+                    f"another tokenize run (host {held.get('host')}, pid {held.get('pid')}) is writing part "
+                    f"{self.part} of {self.n_parts} into {self.path.parent.parent}; wait for it, or delete {self.path} "
+                    "if that run is dead") from None
+            with os.fdopen(fd, "w") as f:
+                f.write(me)
+            return self
+        raise ValueError(f"{self.path}: could not take the lock")
+
+    def __exit__(self, *exc) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def part_from_env() -> tuple[int, int] | None:
+    """``(index, count)`` of this process in a SLURM array or a torchrun/SLURM job, if any."""
+    env = os.environ
+    if env.get("SLURM_ARRAY_TASK_COUNT") and env.get("SLURM_ARRAY_TASK_ID"):
+        lo = int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
+        return int(env["SLURM_ARRAY_TASK_ID"]) - lo, int(env["SLURM_ARRAY_TASK_COUNT"])
+    for rank, world in (("RANK", "WORLD_SIZE"), ("SLURM_PROCID", "SLURM_NTASKS")):
+        if env.get(world) and int(env[world]) > 1 and env.get(rank):
+            return int(env[rank]), int(env[world])
+    return None
+
+
 def write_shard(out: Path, index: int, cuts_with_codes: list, n_in: int, report: SkipReport) -> None:
     from lhotse.shar import SharWriter
 
-    tmp = out / f".tmp-{index:06d}"
+    tmp = _scratch(out, index)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     if cuts_with_codes:
@@ -306,20 +385,27 @@ def _pause() -> None:
 
 def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int = 1, device: str = "cpu",
              shard_size: int = 1000, chunk_seconds: float = 60.0, progress: bool = True, codec=None,
-             max_shards: int | None = None, restart_output: bool = False) -> dict:
+             max_shards: int | None = None, restart_output: bool = False, num_parts: int = 1,
+             part: int = 0) -> dict:
     """Encode ``cuts`` (a manifest path or CutSet) into Shar token shards under ``out_dir``; resumable.
 
-    ``max_shards`` stops after encoding that many shards in this call (used by tests to interrupt);
-    ``restart_output`` first removes a previous run's shards. Returns a summary dict (also written to
-    ``out_dir/summary.json`` when every shard is done). Raises :class:`NothingProduced` when every
-    cut was skipped.
+    ``num_parts``/``part`` split one job over machines: part ``I`` of ``N`` encodes the shards
+    ``i`` with ``i % N == I`` into the same ``out_dir`` (each shard's cuts are fixed by the shard
+    size, so any split encodes every cut once); the part that finishes last writes the merged
+    summary. ``max_shards`` stops after encoding that many shards in this call (used by tests to
+    interrupt); ``restart_output`` first removes a previous run's shards. Returns a summary dict
+    (``part_complete``: this part's shards are done; ``complete``: all are). Raises
+    :class:`NothingProduced` when every cut was skipped.
     """
-    from tqdm import tqdm
-
     from . import load_codec
 
     if shard_size < 1:
         raise ValueError(f"--shard-size must be >= 1, not {shard_size}")
+    if num_parts < 1 or not 0 <= part < num_parts:
+        raise ValueError(f"--shard-index {part} is not in 0..{num_parts - 1} (--num-shards {num_parts})")
+    if restart_output and num_parts > 1:
+        raise ValueError("--restart with --num-shards > 1 would delete the other parts' work: restart once "
+                         "without parts (or delete the output folder), then launch the parts")
     out = Path(out_dir)
     name = str(cuts) if isinstance(cuts, (str, Path)) else "the given CutSet"
     if isinstance(cuts, (str, Path)) and not Path(cuts).is_file():
@@ -338,17 +424,30 @@ def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int 
         codec = load_codec(codec_spec, device=device)
     check_codec_json(out, codec.info())
     check_plan(out, {"manifest": fingerprint, "shard_size": shard_size, "codec": codec.info()}, name)
+    with PartLock(out, part, num_parts):
+        return _tokenize_part(codec_spec, cuts, cut_src, out, name, codec, shard_sizes, batch_size=batch_size,
+                              jobs=jobs, device=device, shard_size=shard_size, chunk_seconds=chunk_seconds,
+                              progress=progress, max_shards=max_shards, num_parts=num_parts, part=part)
+
+
+def _tokenize_part(codec_spec, cuts, cut_src, out: Path, name: str, codec, shard_sizes: dict[int, int], *,
+                   batch_size: int, jobs: int, device: str, shard_size: int, chunk_seconds: float, progress: bool,
+                   max_shards: int | None, num_parts: int, part: int) -> dict:
+    from tqdm import tqdm
+
     prog = out / PROGRESS
-    for tmp in out.glob(".tmp-*"):
-        shutil.rmtree(tmp, ignore_errors=True)  # leftovers of a killed run
+    clean_scratch(out)  # leftovers of killed runs on this host
     done = {int(p.name[6:12]) for p in prog.glob("shard-*.json")}
-    todo = [i for i in sorted(shard_sizes) if i not in done]
+    mine = [i for i in sorted(shard_sizes) if i % num_parts == part]
+    todo = [i for i in mine if i not in done]
     if max_shards is not None:
         todo = todo[:max_shards]
     n_todo = sum(shard_sizes[i] for i in todo)
     t0 = time.time()
     if todo:
-        log.info("tokenize: %d shards to encode (%d cuts), %d already done", len(todo), n_todo, len(done))
+        where = f" (part {part} of {num_parts})" if num_parts > 1 else ""
+        log.info("tokenize%s: %d shards to encode (%d cuts), %d already done", where, len(todo), n_todo,
+                 len(mine) - len(todo))
     bar = tqdm(total=n_todo, desc="tokenize", unit="cut", disable=not progress or not todo)
     try:
         if jobs > 1 and str(device) == "cpu" and len(todo) > 1 and isinstance(cuts, (str, Path)):
@@ -372,6 +471,9 @@ def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int 
     finally:
         bar.close()
     summary = summarize(out, shard_sizes, elapsed=time.time() - t0)
+    marked = {int(p.name[6:12]) for p in prog.glob("shard-*.json")}
+    summary["part_complete"] = all(i in marked for i in mine)
+    summary["part"], summary["num_parts"] = part, num_parts
     if summary["complete"] and summary["cuts_encoded"] == 0:
         raise NothingProduced(f"tokenize: none of the {summary['cuts_in']} cuts of {name} could be encoded\n"
                               + summary["text"])
