@@ -38,6 +38,7 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("scaling", "collect"), "audiolm.scaling.commands", "collect finished runs of a sweep into runs.csv"),
     (("scaling", "fit"), "audiolm.scaling.commands", "fit IsoFLOP parabolas + power laws and the parametric law; write fit.json and plots"),
     (("scaling", "predict"), "audiolm.scaling.commands", "compute-optimal N*, D*, predicted loss and an LM config for a budget"),
+    (("export", "hf"), "audiolm.lm.hf_folder", "an LM checkpoint -> a Hugging Face Qwen3 folder (transformers.from_pretrained; back in as hf:DIR)"),
     (("report",), "audiolm.report", "gather an experiment's figures into report.md + report.json"),
 ]
 
@@ -47,6 +48,7 @@ GROUP_HELP = {
     "train": "train a codec or a language model",
     "generate": "sample from a trained language model",
     "scaling": "IsoFLOP scaling-law studies",
+    "export": "write trained models in the ecosystem's formats",
 }
 
 

@@ -63,7 +63,8 @@ def run_prepare_benchmarks(args) -> int:
 
 
 def configure_eval(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="LM checkpoint (.ckpt written by `audiolm train lm`)")
+    p.add_argument("checkpoint", help="LM checkpoint (.ckpt written by `audiolm train lm`) or hf:DIR (a Hugging "
+                   "Face Qwen3 folder with audiolm.json: `audiolm export hf` output)")
     p.add_argument("--tasks", required=True,
                    help="comma-separated tasks or groups: swuggy, sblimp, salmon (all parts) or salmon_speaker..., "
                         "twuggy, tblimp, sstorycloze, topic_sstorycloze, text_storycloze, hellaswag, asr, tts, continuation, "
@@ -117,8 +118,10 @@ def run_eval(args) -> int:
     if unknown:
         print(f"audiolm eval: --data names unknown task(s) {unknown}", file=sys.stderr)
         return 2
-    ckpt = Path(args.checkpoint)
-    if not ckpt.is_file():
+    from audiolm.lm.hf_folder import is_hf_spec
+
+    ckpt = args.checkpoint if is_hf_spec(args.checkpoint) else Path(args.checkpoint)
+    if not is_hf_spec(args.checkpoint) and not ckpt.is_file():
         print(f"audiolm eval: checkpoint {ckpt} not found", file=sys.stderr)
         return 2
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")

@@ -62,8 +62,17 @@ def load_tokenizer_from_json(text: str):
     return UnifiedTokenizer.from_file(Tokenizer.from_str(text))
 
 
-def load_lm(path: str | Path, device: str | torch.device = "cpu") -> LoadedLM:
-    """Rebuild the trained model (fp32, eval mode) and everything needed to prompt and decode it."""
+def load_lm(path: str | Path, device: str | torch.device = "cpu", **hf_options) -> LoadedLM:
+    """Rebuild the trained model (fp32, eval mode) and everything needed to prompt and decode it.
+
+    ``path`` is a ``.ckpt`` of ``audiolm train lm`` or ``hf:FOLDER``, a local Hugging Face Qwen3
+    folder (``audiolm export hf`` output or SODA's releases; ``hf_options``: ``codec``, ``layout``,
+    ``codebooks`` for a folder without ``audiolm.json``; see :mod:`audiolm.lm.hf_folder`).
+    """
+    from audiolm.lm.hf_folder import is_hf_spec, load_hf_lm
+
+    if is_hf_spec(str(path)):
+        return load_hf_lm(path, device=device, **hf_options)
     ckpt = read_checkpoint(path)
     meta = ckpt["audiolm"]
     config = config_from_dict(LMTrainConfig, meta["config"])

@@ -69,7 +69,8 @@ def run_train_lm(args) -> int:
 
 # ---- shared generation plumbing --------------------------------------------------------------
 def _add_common(p: argparse.ArgumentParser, temperature: float, top_p: float) -> None:
-    p.add_argument("checkpoint", help="an LM checkpoint (exp_dir/<name>/checkpoints/last.ckpt)")
+    p.add_argument("checkpoint", help="an LM checkpoint (exp_dir/<name>/checkpoints/last.ckpt) or hf:DIR "
+                   "(a Hugging Face Qwen3 folder: `audiolm export hf` output or SODA's releases)")
     p.add_argument("--codec", default=None, help="codec spec overriding the one stored in the checkpoint")
     p.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     p.add_argument("--temperature", type=float, default=temperature, help="0 = greedy")
@@ -89,8 +90,11 @@ class _Session:
 
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.args = args
+        from audiolm.lm.hf_folder import is_hf_spec
+
+        hf_options = {"codec": args.codec} if is_hf_spec(args.checkpoint) and args.codec else {}
         try:
-            self.lm = load_lm(args.checkpoint, device=device)
+            self.lm = load_lm(args.checkpoint, device=device, **hf_options)
         except (FileNotFoundError, CheckpointMismatchError) as e:
             raise SystemExit(f"audiolm generate: error: {e}") from None
         if self.lm.tokenizer is None:

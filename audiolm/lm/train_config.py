@@ -72,7 +72,7 @@ class LMTrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    init_from: str = ""  # local Hugging Face Qwen3 directory for a warm start ("" = cold start)
+    init_from: str = ""  # local Hugging Face Qwen3 directory (or hf:DIR) for a warm start ("" = cold start)
     callbacks: List[Dict[str, Any]] = field(default_factory=list)  # [{class_path, init_args}]
 
 
@@ -134,6 +134,8 @@ def validate_train_config(cfg: LMTrainConfig, *, require_data: bool = False) -> 
         unknown = set(cb) - {"class_path", "init_args"}
         if unknown:
             _bad(f"callbacks[{i}]", f"unknown keys {sorted(unknown)} (allowed: class_path, init_args)")
+    if cfg.init_from.startswith("hf:"):
+        cfg.init_from = cfg.init_from[3:]
     if cfg.init_from and not Path(cfg.init_from).exists():
         _bad("init_from", f"{cfg.init_from!r} does not exist (a local Hugging Face Qwen3 directory)")
     return cfg
