@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from audiolm.token_shards import codec_json_path
+
 # Layout of an experiment folder as written by recipes/quickstart/run.sh (other recipes reuse it).
 CORPUS = "data/corpus"
 CODEC_CKPT = "codec/checkpoints/last.ckpt"
@@ -168,7 +170,8 @@ def build_report(exp: str | Path, probe_cuts: str | Path | None = None, skip_cod
         "experiment": str(exp),
         "corpus": corpus or {"missing": str(exp / CORPUS / "stats.json")},
         "codec": {"skipped": True} if skip_codec else codec_figures(exp, Path(probe_cuts) if probe_cuts else None),
-        "tokens": {s: _read_json(exp / "tokens" / s / "codec.json") for s in ("train", "dev", "test")
+        "tokens": {s: _read_json(codec_json_path(exp / "tokens" / s) or exp / "tokens" / s / "codec.json")
+                   for s in ("train", "dev", "test")
                    if (exp / "tokens" / s).is_dir()},
         "lm": lm_figures(exp),
         "benchmarks": (eval_report or {}).get("tasks", {"missing": str(exp / EVAL_REPORT)}),

@@ -15,6 +15,7 @@ import torch
 
 from audiolm.codec.testing import make_fake_cuts
 from audiolm.codec.tokenize import open_shards, tokenize
+from audiolm.token_shards import meta_dir, progress_dir, scratch_root
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -86,9 +87,14 @@ def test_tokenize_bad_input_is_handled_and_counted(tmp_path, ckpt):
     # every input cut is either encoded (exactly once) or listed as skipped
     encoded = [c.id for c in open_shards(out)]
     assert sorted(encoded + list(s["skipped_ids"])) == sorted(ids) and len(set(encoded)) == len(encoded)
-    info = json.loads((out / "codec.json").read_text())
+    meta = meta_dir(out)
+    info = json.loads((meta / "codec.json").read_text())
     assert info["n_codebooks"] == 8 and info["frame_rate"] == 12.5 and info["spec"] == ckpt
-    assert json.loads((out / "skips.json").read_text())["skipped_ids"] == s["skipped_ids"]
+    assert json.loads((meta / "skips.json").read_text())["skipped_ids"] == s["skipped_ids"]
+    # only shards in OUT: lhotse's own reader opens the folder as it is
+    from lhotse import CutSet
+
+    assert sorted(c.id for c in CutSet.from_shar(in_dir=out)) == sorted(c.id for c in open_shards(out))
     codec = load_codec(ckpt)
     by_id = {c.id: c for c in open_shards(out)}
     for cid, cut in by_id.items():
@@ -115,22 +121,23 @@ def test_tokenize_resumes_after_kill_and_encodes_each_cut_once(tmp_path, ckpt):
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        if len(list((out / ".progress").glob("shard-*.json"))) >= 2:
+        if len(list(progress_dir(out).glob("shard-*.json"))) >= 2:
             break
         time.sleep(0.05)
     assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done_before = len(list((out / ".progress").glob("shard-*.json")))
+    done_before = len(list(progress_dir(out).glob("shard-*.json")))
     assert 2 <= done_before < 12
     # a killed run may also leave a half-written shard behind: a scratch folder and an unmarked file
-    (out / ".tmp-000011").mkdir(exist_ok=True)
+    (scratch_root(out) / "000011-otherhost-1").mkdir(parents=True, exist_ok=True)  # another host's: kept
+    (scratch_root(out) / "000011-dead").mkdir(parents=True, exist_ok=True)  # no owner: removed
     (out / "cuts.000011.jsonl.gz").write_bytes(b"partial")
     s = tokenize(ckpt, str(tmp_path / "cuts.jsonl.gz"), out, shard_size=1, batch_size=1, progress=False)
     assert s["complete"] and s["cuts_encoded"] == 12 and s["cuts_skipped"] == 0
     ids = [c.id for c in open_shards(out)]
     assert sorted(ids) == sorted(c.id for c in cuts) and len(ids) == 12
-    assert not list(out.glob(".tmp-*"))
+    assert [p.name for p in scratch_root(out).iterdir()] == ["000011-otherhost-1"]
     # a third run has nothing left to do
     assert tokenize(ckpt, str(tmp_path / "cuts.jsonl.gz"), out, shard_size=1, progress=False)["cuts_encoded"] == 12
 
@@ -142,11 +149,11 @@ def test_tokenize_refuses_to_mix_codecs_and_decode_writes_audio(tmp_path, ckpt):
     cuts.to_file(tmp_path / "cuts.jsonl.gz")
     out = tmp_path / "tok"
     assert main(["tokenize", "--codec", ckpt, str(tmp_path / "cuts.jsonl.gz"), str(out), "--no-progress"]) == 0
-    (out / "codec.json").write_text(json.dumps({"spec": "other", "sample_rate": 24000, "frame_rate": 12.5,
-                                                "n_codebooks": 8, "codebook_size": 2048}))
+    (meta_dir(out) / "codec.json").write_text(json.dumps({"spec": "other", "sample_rate": 24000, "frame_rate": 12.5,
+                                                         "n_codebooks": 8, "codebook_size": 2048}))
     with pytest.raises(ValueError, match="another codec"):
         tokenize(ckpt, str(tmp_path / "cuts.jsonl.gz"), out, progress=False)
-    (out / "codec.json").unlink()
+    (meta_dir(out) / "codec.json").unlink()
     assert main(["decode", "--codec", ckpt, str(out), str(tmp_path / "wav"), "--no-progress"]) == 0
     wavs = sorted((tmp_path / "wav").glob("*.wav"))
     assert len(wavs) == 3

@@ -30,7 +30,7 @@ def test_quickstart_tiny_end_to_end(tmp_path):
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
 
     for rel in ("data/corpus/cuts_train.jsonl.gz", "data/text/text_train.jsonl.gz", "data/benchmarks",
-                "codec/checkpoints/last.ckpt", "tokens/train/codec.json", "tokens/dev/codec.json",
+                "codec/checkpoints/last.ckpt", "tokens/train.meta/codec.json", "tokens/dev.meta/codec.json",
                 "tokenizer.json", "lm/checkpoints/last.ckpt", "lm/final.json", "eval/report.json", "eval/validity.json",
                 "report.md", "report.json", "plots/lm_loss.png"):
         assert (exp / rel).exists(), rel

@@ -15,6 +15,7 @@ import soundfile as sf
 import torch
 
 from audiolm.codec.testing import make_fake_cuts
+from audiolm.token_shards import meta_dir, progress_dir, scratch_root
 from audiolm.codec.tokenize import open_shards, tokenize
 from audiolm.data.audio_files import HEADER_FIXED
 
@@ -52,7 +53,7 @@ def _pids_with(mark: str, workers_only: bool = False) -> list[int]:
 def _wait_for_markers(out: Path, n: int, proc, timeout: float = 120) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline and proc.poll() is None:
-        if len(list((out / ".progress").glob("shard-*.json"))) >= n:
+        if len(list(progress_dir(out).glob("shard-*.json"))) >= n:
             return
         time.sleep(0.05)
     raise AssertionError(f"no {n} shards done in time; rc={proc.poll()} {proc.stderr.read().decode()[-2000:]}")

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from audiolm.codec.testing import make_fake_cuts
+from audiolm.token_shards import meta_dir, progress_dir, scratch_root
 from audiolm.codec.tokenize import PartLock, open_shards, part_from_env, tokenize
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,9 +48,9 @@ def test_two_parts_in_two_processes_equal_one_process(tmp_path, ckpt):
     a, b = _codes_by_id(tmp_path / "one"), _codes_by_id(out)
     assert sorted(a) == sorted(b) == sorted(c.id for c in cuts)
     assert all(np.array_equal(a[k], b[k]) for k in a)
-    summary = json.loads((out / "summary.json").read_text())  # the part that finished last merged it
+    summary = json.loads((meta_dir(out) / "summary.json").read_text())  # the part that finished last merged it
     assert summary["complete"] and summary["cuts_encoded"] == 9 and summary["shards"] == 5
-    assert not list((out / ".progress").glob("*.lock")) and not list(out.glob(".tmp-*"))
+    assert not list(progress_dir(out).glob("*.lock")) and not list(scratch_root(out).glob("*"))
 
 
 def test_a_part_alone_encodes_its_shards_and_says_the_job_is_not_complete(tmp_path, ckpt):
@@ -59,7 +60,7 @@ def test_a_part_alone_encodes_its_shards_and_says_the_job_is_not_complete(tmp_pa
                  progress=False)
     assert s["part_complete"] and not s["complete"] and s["shards_done"] == 2
     assert sorted(p.name for p in (tmp_path / "o").glob("cuts.*")) == ["cuts.000001.jsonl.gz", "cuts.000004.jsonl.gz"]
-    assert not (tmp_path / "o" / "summary.json").exists()
+    assert not (meta_dir(tmp_path / "o") / "summary.json").exists()
 
 
 def test_overlapping_runs_of_one_part_are_refused_and_dead_locks_taken_over(tmp_path, ckpt):
@@ -70,7 +71,7 @@ def test_overlapping_runs_of_one_part_are_refused_and_dead_locks_taken_over(tmp_
         with pytest.raises(ValueError, match=r"another tokenize run .* part 0 of 2"):
             tokenize(ckpt, str(tmp_path / "cuts.jsonl.gz"), out, shard_size=1, num_parts=2, part=0, progress=False)
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    lock = out / ".progress" / "part-00000-of-00002.lock"
+    lock = progress_dir(out) / "part-00000-of-00002.lock"
     lock.write_text(json.dumps({"host": socket.gethostname(), "pid": int(dead.stdout)}))
     s = tokenize(ckpt, str(tmp_path / "cuts.jsonl.gz"), out, shard_size=1, num_parts=2, part=0, progress=False)
     assert s["part_complete"] and not lock.exists()

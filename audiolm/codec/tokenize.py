@@ -2,12 +2,12 @@
 
 The input manifest is cut into shards of ``shard_size`` cuts in manifest order (shard ``i`` = cuts
 ``i*shard_size ..``). A shard is encoded into a scratch folder and its files are moved into ``OUT``
-(``cuts.{i:06d}.jsonl.gz`` + ``codes.{i:06d}.tar``) before ``OUT/.progress/shard-{i:06d}.json``
+(``cuts.{i:06d}.jsonl.gz`` + ``codes.{i:06d}.tar``) before ``OUT.meta/progress/shard-{i:06d}.json``
 marks it done; a rerun after a kill skips marked shards and redoes the rest, so every cut ends up
 encoded exactly once. The marker records which cuts were skipped and why, so ``skips.json`` lists
 every input cut that is not in the output.
 
-What defines the work is kept in ``OUT/.progress/plan.json``: the manifest (cut count and a digest
+What defines the work is kept in ``OUT.meta/progress/plan.json``: the manifest (cut count and a digest
 of every cut's JSON), the shard size and the codec. A rerun with another shard size or an edited
 manifest is refused with a message saying how to continue (the old settings) or start over
 (``--restart``); it never mixes two shardings. With ``--jobs N`` each shard is one task of a
@@ -47,11 +47,11 @@ from lhotse.array import seconds_to_frames
 from ..data.audio_files import AudioSkip
 from ..errors import NothingProduced
 from ..skips import SkipReport
+from ..token_shards import meta_dir, migrate_legacy, progress_dir, read_codec_json, scratch_root
 from .audio import load_cut_checked
 
 log = logging.getLogger("audiolm")
 
-PROGRESS = ".progress"
 PLAN = "plan.json"
 
 
@@ -80,7 +80,7 @@ def iter_shards(cuts, shard_size: int):
 
 
 def check_codec_json(out: Path, info: dict) -> None:
-    path = out / "codec.json"
+    path = meta_dir(out) / "codec.json"
     if path.is_file():
         try:
             old = json.loads(path.read_text())
@@ -91,6 +91,7 @@ def check_codec_json(out: Path, info: dict) -> None:
             raise ValueError(f"{out} already holds tokens of another codec ({old}); use a new output folder")
     else:
         out.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.with_name("codec.json.tmp").write_text(json.dumps(info, indent=2))
         os.replace(path.with_name("codec.json.tmp"), path)
 
@@ -190,7 +191,7 @@ HOST = socket.gethostname()
 def _scratch(out: Path, index: int) -> Path:
     """This process's scratch folder for shard ``index`` (host and pid in the name: parts of one job
     on several machines never share one)."""
-    return out / f".tmp-{index:06d}-{HOST}-{os.getpid()}"
+    return scratch_root(out) / f"{index:06d}-{HOST}-{os.getpid()}"
 
 
 def _pid_alive(pid: int) -> bool:
@@ -205,21 +206,21 @@ def _pid_alive(pid: int) -> bool:
 
 def clean_scratch(out: Path) -> None:
     """Remove scratch folders of killed runs of this host (another host's, or a live run's, stay)."""
-    for tmp in out.glob(".tmp-*"):
+    for tmp in scratch_root(out).glob("*"):
         parts = tmp.name.split("-")
-        if len(parts) < 4:  # an older version's name: no owner recorded
+        if len(parts) < 3:
             shutil.rmtree(tmp, ignore_errors=True)
             continue
-        host, pid = "-".join(parts[2:-1]), parts[-1]
+        host, pid = "-".join(parts[1:-1]), parts[-1]
         if host == HOST and pid.isdigit() and not _pid_alive(int(pid)):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 class PartLock:
-    """``OUT/.progress/part-I-of-N.lock``: one run per part at a time; a dead run's lock is taken over."""
+    """``OUT.meta/progress/part-I-of-N.lock``: one run per part at a time; a dead run's lock is taken over."""
 
     def __init__(self, out: Path, part: int, n_parts: int) -> None:
-        self.path = out / PROGRESS / f"part-{part:05d}-of-{n_parts:05d}.lock"
+        self.path = progress_dir(out) / f"part-{part:05d}-of-{n_parts:05d}.lock"
         self.part, self.n_parts = part, n_parts
 
     def __enter__(self) -> "PartLock":
@@ -277,8 +278,8 @@ def write_shard(out: Path, index: int, cuts_with_codes: list, n_in: int, report:
             os.replace(f, out / f.name)
     marker = {"index": index, "n_in": n_in, "n_out": len(cuts_with_codes), "report": report.to_dict(),
               "skipped_ids": report.skipped_ids}
-    prog = out / PROGRESS
-    prog.mkdir(exist_ok=True)
+    prog = progress_dir(out)
+    prog.mkdir(parents=True, exist_ok=True)
     (prog / (_shard_name(index) + ".tmp")).write_text(json.dumps(marker))
     os.replace(prog / (_shard_name(index) + ".tmp"), prog / _shard_name(index))
     shutil.rmtree(tmp, ignore_errors=True)
@@ -310,8 +311,9 @@ def manifest_fingerprint(cuts, shard_size: int) -> tuple[dict, dict[int, int]]:
 
 
 def _owned_files(out: Path) -> list[Path]:
-    pats = ("cuts.*.jsonl.gz", "codes.*.tar", "summary.json", "skips.json", "codec.json")
-    return [p for pat in pats for p in out.glob(pat)]
+    meta = meta_dir(out)
+    return ([p for pat in ("cuts.*.jsonl.gz", "codes.*.tar") for p in out.glob(pat)]
+            + [p for name in ("summary.json", "skips.json", "codec.json") for p in (meta / name,) if p.is_file()])
 
 
 def restart(out: Path) -> int:
@@ -319,15 +321,14 @@ def restart(out: Path) -> int:
     files = _owned_files(out)
     for f in files:
         f.unlink()
-    shutil.rmtree(out / PROGRESS, ignore_errors=True)
-    for tmp in out.glob(".tmp-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+    shutil.rmtree(progress_dir(out), ignore_errors=True)
+    shutil.rmtree(scratch_root(out), ignore_errors=True)
     return len(files)
 
 
 def check_plan(out: Path, plan: dict, manifest_name: str) -> None:
     """Write ``plan.json`` for a new output; refuse a rerun whose manifest or shard size differ."""
-    prog = out / PROGRESS
+    prog = progress_dir(out)
     path = prog / PLAN
     markers = sorted(prog.glob("shard-*.json"))
     how = f"pass --restart to discard {out}'s shards and start over, or use a new output folder"
@@ -410,6 +411,8 @@ def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int 
     name = str(cuts) if isinstance(cuts, (str, Path)) else "the given CutSet"
     if isinstance(cuts, (str, Path)) and not Path(cuts).is_file():
         raise FileNotFoundError(f"input manifest {cuts} not found")
+    if out.is_dir():
+        migrate_legacy(out)  # an older version kept its bookkeeping inside OUT
     if restart_output and out.is_dir():
         n = restart(out)
         log.info("tokenize: --restart removed %d files of a previous run in %s", n, out)
@@ -435,7 +438,7 @@ def _tokenize_part(codec_spec, cuts, cut_src, out: Path, name: str, codec, shard
                    max_shards: int | None, num_parts: int, part: int) -> dict:
     from tqdm import tqdm
 
-    prog = out / PROGRESS
+    prog = progress_dir(out)
     clean_scratch(out)  # leftovers of killed runs on this host
     done = {int(p.name[6:12]) for p in prog.glob("shard-*.json")}
     mine = [i for i in sorted(shard_sizes) if i % num_parts == part]
@@ -486,7 +489,7 @@ def summarize(out: Path, shard_sizes: dict[int, int], elapsed: float = 0.0) -> d
     skipped_ids: dict[str, str] = {}
     n_in = n_out = n_done = 0
     for i in sorted(shard_sizes):
-        p = out / PROGRESS / _shard_name(i)
+        p = progress_dir(out) / _shard_name(i)
         if not p.is_file():
             continue
         try:
@@ -511,8 +514,11 @@ def summarize(out: Path, shard_sizes: dict[int, int], elapsed: float = 0.0) -> d
                "cuts_encoded": n_out, "cuts_skipped": len(skipped_ids), "elapsed_s": round(elapsed, 2),
                **total.to_dict(), "skipped_ids": skipped_ids}
     if complete:
-        (out / "skips.json").write_text(json.dumps({"skipped_ids": skipped_ids, **total.to_dict()}, indent=2))
-        (out / "summary.json").write_text(json.dumps({k: v for k, v in summary.items() if k != "skipped_ids"}, indent=2))
+        meta = meta_dir(out)
+        for name, doc in (("skips.json", {"skipped_ids": skipped_ids, **total.to_dict()}),
+                          ("summary.json", {k: v for k, v in summary.items() if k != "skipped_ids"})):
+            (meta / (name + ".tmp")).write_text(json.dumps(doc, indent=2))
+            os.replace(meta / (name + ".tmp"), meta / name)
     summary["text"] = total.summary()
     return summary
 
@@ -520,8 +526,9 @@ def summarize(out: Path, shard_sizes: dict[int, int], elapsed: float = 0.0) -> d
 def open_shards(shards_dir):
     """The token CutSet of an ``audiolm tokenize`` folder.
 
-    Lists ``cuts.*.jsonl.gz`` / ``codes.*.tar`` explicitly: lhotse 1.33's ``from_shar(in_dir=...)``
-    takes every file in the folder for a field, so it trips over ``codec.json`` and the progress files.
+    Lists ``cuts.*.jsonl.gz`` / ``codes.*.tar`` explicitly, so folders of older versions (with
+    ``codec.json`` inside, which trips lhotse's ``from_shar(in_dir=...)``) open too; a current
+    folder also opens with ``lhotse.CutSet.from_shar(in_dir=OUT)`` (see :mod:`audiolm.token_shards`).
     """
     from lhotse import CutSet
 
@@ -546,9 +553,8 @@ def decode_shards(codec_spec: str, shards_dir, out_dir, *, max_cuts: int = 0, de
     if codec is None:
         codec = load_codec(codec_spec, device=device)
     shards_dir, out = Path(shards_dir), Path(out_dir)
-    meta = shards_dir / "codec.json"
-    if meta.is_file():
-        info = json.loads(meta.read_text())
+    info = read_codec_json(shards_dir)
+    if info is not None:
         if info.get("n_codebooks", codec.n_codebooks) > codec.n_codebooks or info.get("codebook_size") != codec.codebook_size:
             raise ValueError(f"{shards_dir} was tokenized with {info}, which this codec ({codec.info()}) cannot decode")
     out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,8 @@ are shuffled inside blocks of :data:`TEXT_BLOCK` lines. A :class:`Cursor` ``(epo
 position)`` says where a reader is, and reading can restart from any cursor (exact resume).
 
 Token shards (docs/architecture.md): a Shar directory with ``cuts.NNNNNN.jsonl.gz`` +
-``codes.NNNNNN.tar`` (``cut.codes``: ``(T, n_q)`` int16) and ``codec.json``. Utterances are grouped
+``codes.NNNNNN.tar`` (``cut.codes``: ``(T, n_q)`` int16), the codec description in ``DIR.meta/codec.json``
+(or, from older versions, ``DIR/codec.json``; :mod:`audiolm.token_shards`). Utterances are grouped
 into documents by ``supervision.custom["document"]`` and ordered by ``custom["position"]``; a
 document split over two shards becomes two documents.
 """
@@ -49,7 +50,7 @@ def warn_damaged(path: str, e: BaseException) -> str:
         log.warning("%s (%s: %s): the rest of the file is skipped and counted in the skip report", path,
                     type(e).__name__, str(e).splitlines()[0] if str(e) else "")
     return f"{DAMAGED} {path}"
-SHAR_HINT = "a lhotse Shar directory with cuts.*.jsonl.gz + codes.*.tar and codec.json, as written by `audiolm tokenize`"
+SHAR_HINT = "a lhotse Shar directory with cuts.*.jsonl.gz + codes.*.tar (and DIR.meta/codec.json), as written by `audiolm tokenize`"
 
 
 # -- work assignment ---------------------------------------------------------------------------
@@ -96,16 +97,9 @@ def find_shards(dirs: Sequence[str]) -> list[ShardUnit]:
 
 def read_codec_info(dirs: Sequence[str]) -> dict | None:
     """``codec.json`` of the shard directories (must agree); None if none has one."""
-    infos = {}
-    for d in dirs:
-        f = Path(d) / "codec.json"
-        if f.is_file():
-            try:
-                infos[d] = json.loads(f.read_text())
-            except (OSError, ValueError) as e:
-                raise ValueError(f"{f}: unreadable ({e}); rerun `audiolm tokenize` into this folder to rewrite it") from None
-            if not isinstance(infos[d], dict):
-                raise ValueError(f"{f}: not a codec description (expected a JSON object)")
+    from audiolm.token_shards import read_codec_json
+
+    infos = {d: info for d in dirs if (info := read_codec_json(d)) is not None}
     if not infos:
         return None
     keys = ("frame_rate", "n_codebooks", "codebook_size")

@@ -80,7 +80,7 @@ run_stage 4 tokenize tokenize_all
 # 5. the unified tokenizer: byte-level BPE on transcripts + text, then specials, then audio ids
 train_tokenizer() {
   local cb
-  cb=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['codebook_size'])" "$exp/tokens/train/codec.json")
+  cb=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['codebook_size'])" "$exp/tokens/train.meta/codec.json")
   audiolm tokens train-bpe "$D/corpus/cuts_train.jsonl.gz" "$D/text/text_train.jsonl.gz" \
     "$exp/tokenizer.json" --vocab-size "$BPE" --n-codebooks 8 --codebook-size "$cb"
 }

@@ -1,0 +1,92 @@
+"""Where a token-shard folder's files live, so that lhotse opens the folder as it is.
+
+``audiolm tokenize ... OUT`` writes only lhotse Shar shards into ``OUT`` (``cuts.NNNNNN.jsonl.gz`` +
+``codes.NNNNNN.tar``), so ``lhotse.CutSet.from_shar(in_dir=OUT)`` reads it: that reader takes every
+file of the folder as a field, and any other file breaks it. Everything else sits beside it in
+``OUT.meta/``:
+
+    OUT.meta/codec.json      the codec description (spec, sample rate, frame rate, codebooks, size)
+    OUT.meta/summary.json    counts, skips by reason (when every shard is done)
+    OUT.meta/skips.json      every input cut that is not in OUT, with its reason
+    OUT.meta/progress/       plan.json, shard-NNNNNN.json markers, part locks
+    OUT.meta/tmp/            scratch folders of shards being written
+
+Folders of earlier versions (``codec.json`` and ``.progress/`` inside ``OUT``) are still read, and
+``audiolm tokenize`` moves their bookkeeping out with a message on its next run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+log = logging.getLogger("audiolm")
+
+CODEC_JSON = "codec.json"
+LEGACY_FILES = ("codec.json", "summary.json", "skips.json")
+LEGACY_PROGRESS = ".progress"
+
+
+def meta_dir(out: str | Path) -> Path:
+    out = Path(out)
+    return out.parent / f"{out.name}.meta"
+
+
+def progress_dir(out: str | Path) -> Path:
+    return meta_dir(out) / "progress"
+
+
+def scratch_root(out: str | Path) -> Path:
+    return meta_dir(out) / "tmp"
+
+
+def codec_json_path(out: str | Path) -> Path | None:
+    """The codec description of a shard folder (the current place first, then an older version's)."""
+    for p in (meta_dir(out) / CODEC_JSON, Path(out) / CODEC_JSON):
+        if p.is_file():
+            return p
+    return None
+
+
+def read_codec_json(out: str | Path) -> dict | None:
+    """``codec.json`` of a shard folder as a dict; None when there is none; one-line errors."""
+    path = codec_json_path(out)
+    if path is None:
+        return None
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: unreadable ({e}); rerun `audiolm tokenize` into this folder to rewrite it") from None
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}: not a codec description (expected a JSON object)")
+    return info
+
+
+def migrate_legacy(out: str | Path) -> bool:
+    """Move an older version's bookkeeping out of ``out`` into ``out.meta/``; -> whether anything moved."""
+    out = Path(out)
+    meta = meta_dir(out)
+    moved = []
+    for name in LEGACY_FILES:
+        src = out / name
+        if src.is_file():
+            meta.mkdir(parents=True, exist_ok=True)
+            os.replace(src, meta / name)
+            moved.append(name)
+    old = out / LEGACY_PROGRESS
+    if old.is_dir():
+        new = progress_dir(out)
+        new.mkdir(parents=True, exist_ok=True)
+        for f in old.iterdir():
+            os.replace(f, new / f.name)
+        old.rmdir()
+        moved.append(LEGACY_PROGRESS)
+    for tmp in out.glob(".tmp-*"):  # scratch of an older version's killed run
+        shutil.rmtree(tmp, ignore_errors=True)
+    if moved:
+        log.warning("%s: moved %s of an older audiolm into %s (lhotse's CutSet.from_shar(in_dir=...) now opens "
+                    "the folder as it is)", out, ", ".join(moved), meta)
+    return bool(moved)
