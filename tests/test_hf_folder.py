@@ -89,3 +89,21 @@ def test_bad_folders_name_what_is_wrong(ckpt, tmp_path):
     (out / "config.json").write_text(json.dumps({**cfg, "model_type": "llama"}))
     with pytest.raises(HFFolderError, match="model_type 'llama'"):
         load_hf_lm(out)
+
+
+def test_command_line_flags_reach_a_folder_without_audiolm_json(ckpt, tmp_path):
+    import argparse
+
+    from audiolm.lm.hf_folder import add_hf_arguments, hf_options
+
+    out = tmp_path / "hf"
+    main(["export", "hf", str(ckpt), str(out)])
+    (out / "audiolm.json").unlink()  # as a folder from elsewhere would be
+    p = argparse.ArgumentParser()
+    p.add_argument("checkpoint")
+    p.add_argument("--codec")
+    add_hf_arguments(p)
+    args = p.parse_args([f"hf:{out}", "--layout", "delay", "--codebooks", "0,1,2,3", "--codec", "mimi:/m"])
+    lm = load_lm(args.checkpoint, **hf_options(args))
+    assert lm.layout.codebooks == [0, 1, 2, 3] and lm.codec_spec == "mimi:/m"
+    assert hf_options(p.parse_args(["x.ckpt"])) == {}

@@ -79,6 +79,9 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codec", default=None, help="codec spec overriding the checkpoint's (needed when it has none)")
     p.add_argument("--cache-dir", default=None, help="where codec encodings are cached (default DIR/.codes)")
     p.add_argument("--save-audio", default=None, help="folder for generated audio samples (TTS, continuation)")
+    from audiolm.lm.hf_folder import add_hf_arguments
+
+    add_hf_arguments(p)
     p.add_argument("overrides", nargs="*", help="eval config overrides key=value right after CHECKPOINT (e.g. aggregation=sum)")
     p.add_argument("--set", dest="set_overrides", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                    help="eval config overrides anywhere on the line (e.g. --set aggregation=sum codebooks=[0])")
@@ -129,7 +132,9 @@ def run_eval(args) -> int:
     from audiolm.lm.checkpoint import load_lm
 
     t0 = time.time()
-    loaded = load_lm(ckpt, device=device)
+    from audiolm.lm.hf_folder import hf_options
+
+    loaded = load_lm(ckpt, device=device, **hf_options(args))
     if loaded.tokenizer is None or loaded.layout is None:
         print(f"audiolm eval: {ckpt} was trained without a tokenizer; it cannot be prompted or scored", file=sys.stderr)
         return 2

@@ -77,6 +77,9 @@ def _add_common(p: argparse.ArgumentParser, temperature: float, top_p: float) ->
     p.add_argument("--top-k", type=int, default=0)
     p.add_argument("--top-p", type=float, default=top_p)
     p.add_argument("--seed", type=int, default=0)
+    from audiolm.lm.hf_folder import add_hf_arguments
+
+    add_hf_arguments(p)
 
 
 class _Session:
@@ -90,11 +93,10 @@ class _Session:
 
         device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.args = args
-        from audiolm.lm.hf_folder import is_hf_spec
+        from audiolm.lm.hf_folder import hf_options
 
-        hf_options = {"codec": args.codec} if is_hf_spec(args.checkpoint) and args.codec else {}
         try:
-            self.lm = load_lm(args.checkpoint, device=device, **hf_options)
+            self.lm = load_lm(args.checkpoint, device=device, **hf_options(args))
         except (FileNotFoundError, CheckpointMismatchError) as e:
             raise SystemExit(f"audiolm generate: error: {e}") from None
         if self.lm.tokenizer is None:

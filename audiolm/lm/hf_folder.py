@@ -130,6 +130,23 @@ def load_hf_lm(path: str | Path, device: str | torch.device = "cpu", *, codec: s
                     codec_info=codec_info, step=int(meta.get("step", 0) or 0))
 
 
+# -- command-line plumbing ---------------------------------------------------------------------
+def add_hf_arguments(parser) -> None:
+    """``--layout``/``--codebooks`` for an ``hf:DIR`` checkpoint without ``audiolm.json``."""
+    parser.add_argument("--layout", default=None, help="hf:DIR without audiolm.json: the token layout "
+                        "(frame_major | delay; SODA's releases: frame_major)")
+    parser.add_argument("--codebooks", default=None, help="hf:DIR without audiolm.json: codebooks, e.g. 0,1,2,3,4,5,6,7")
+
+
+def hf_options(args) -> dict:
+    """``load_lm`` keyword arguments for ``args.checkpoint`` when it is ``hf:DIR`` (else none)."""
+    if not is_hf_spec(getattr(args, "checkpoint", "")):
+        return {}
+    books = getattr(args, "codebooks", None)
+    return {"codec": getattr(args, "codec", None), "layout": getattr(args, "layout", None),
+            "codebooks": [int(b) for b in books.split(",")] if books else None}
+
+
 # -- the `audiolm export hf` verb ------------------------------------------------------------
 def configure_export_hf(parser) -> None:
     parser.add_argument("checkpoint", help="an LM checkpoint of `audiolm train lm` (checkpoints/last.ckpt)")
