@@ -107,3 +107,20 @@ def test_command_line_flags_reach_a_folder_without_audiolm_json(ckpt, tmp_path):
     lm = load_lm(args.checkpoint, **hf_options(args))
     assert lm.layout.codebooks == [0, 1, 2, 3] and lm.codec_spec == "mimi:/m"
     assert hf_options(p.parse_args(["x.ckpt"])) == {}
+
+
+def test_fine_tuning_from_a_folder_that_covers_the_vocabulary_keeps_every_row(ckpt, tmp_path):
+    from audiolm.lm.train import _warm_start
+
+    out = tmp_path / "hf"
+    main(["export", "hf", str(ckpt), str(out)])
+    src = load_lm(ckpt)
+    cfg = LMTrainConfig(name="ft", init_from=f"hf:{out}")
+    cfg.trainer.max_tokens = 1024
+    from audiolm.lm.train_config import validate_train_config
+
+    validate_train_config(cfg)  # strips hf:
+    assert cfg.init_from == str(out)
+    cfg.model.vocab_size, cfg.model.attention = src.tokenizer.vocab.size, "sdpa"
+    model = _warm_start(cfg, src.tokenizer)
+    torch.testing.assert_close(model.embed.weight, src.model.embed.weight)  # audio rows too, not re-initialised

@@ -103,10 +103,16 @@ def _resolve_vocab(cfg: LMTrainConfig, tokenizer) -> None:
 
 
 def _warm_start(cfg: LMTrainConfig, tokenizer):
-    """Load the local HF Qwen3 checkpoint with the vocabulary extended to the unified one."""
+    """Load the local HF Qwen3 checkpoint with the vocabulary extended to the unified one.
+
+    A text LLM keeps its text rows and gets fresh audio rows; a folder that already covers the
+    unified vocabulary (an exported audiolm model, SODA's releases) keeps every row (fine-tuning)."""
     from audiolm.lm.hf import load_hf_qwen3
 
     keep = tokenizer.vocab.text_vocab_size if tokenizer is not None else None
+    hf_vocab = int(json.loads((Path(cfg.init_from) / "config.json").read_text()).get("vocab_size", 0))
+    if tokenizer is not None and hf_vocab >= tokenizer.vocab.size:
+        keep = None
     model = load_hf_qwen3(cfg.init_from, vocab_size=cfg.model.vocab_size, keep_rows=keep, attention=cfg.model.attention)
     # the checkpoint decides the shape; the run's config records it
     loaded = dataclasses.replace(model.cfg, max_seq_len=max(model.cfg.max_seq_len, cfg.model.max_seq_len))
