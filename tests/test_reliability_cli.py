@@ -71,3 +71,18 @@ def test_recipe_marks_a_stage_done_only_when_it_finished(tmp_path):
     assert proc.returncode == 143 and not (exp / ".done.0.corpus").exists()
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and (exp / ".done.0.corpus").exists()
+
+
+def test_every_verb_resolves_to_its_configure_and_run_functions():
+    import argparse
+    import importlib
+
+    from audiolm.cli import COMMANDS, _func_name
+
+    for path, module_name, help_text in COMMANDS:
+        module = importlib.import_module(module_name)
+        name = _func_name(path)
+        assert callable(getattr(module, f"configure_{name}", None)), (path, module_name)
+        assert callable(getattr(module, f"run_{name}", None)), (path, module_name)
+        getattr(module, f"configure_{name}")(argparse.ArgumentParser())  # builds without error
+        assert help_text
