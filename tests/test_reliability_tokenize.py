@@ -15,9 +15,9 @@ import soundfile as sf
 import torch
 
 from audiolm.codec.testing import make_fake_cuts
-from audiolm.token_shards import meta_dir, progress_dir, scratch_root
 from audiolm.codec.tokenize import open_shards, tokenize
 from audiolm.data.audio_files import HEADER_FIXED
+from audiolm.token_shards import progress_dir
 
 REPO = Path(__file__).resolve().parent.parent
 

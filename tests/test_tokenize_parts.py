@@ -12,8 +12,9 @@ import pytest
 import torch
 
 from audiolm.codec.testing import make_fake_cuts
+from audiolm.codec.tokenize import open_shards, tokenize
+from audiolm.codec.tokenize_progress import PartLock, part_from_env
 from audiolm.token_shards import meta_dir, progress_dir, scratch_root
-from audiolm.codec.tokenize import PartLock, open_shards, part_from_env, tokenize
 
 REPO = Path(__file__).resolve().parent.parent
 

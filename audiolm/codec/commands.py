@@ -59,7 +59,8 @@ def run_tokenize(args) -> int:
     import os
 
     from ..data.audio_files import ALLOW_ENV
-    from .tokenize import part_from_env, tokenize
+    from .tokenize import tokenize
+    from .tokenize_progress import part_from_env
 
     if args.allow_sources:
         os.environ[ALLOW_ENV] = args.allow_sources  # worker processes inherit it
