@@ -123,11 +123,14 @@ def validate_train_config(cfg: LMTrainConfig, *, require_data: bool = False) -> 
         _bad("data.batch_size", f"must be positive, got {cfg.data.batch_size}")
     if cfg.data.seq_len > cfg.model.max_seq_len:
         _bad("data.seq_len", f"{cfg.data.seq_len} exceeds model.max_seq_len={cfg.model.max_seq_len}")
-    if require_data and not cfg.data.train_shards and not cfg.data.text_train:
-        _bad("data.train_shards", "no training data: set data.train_shards (token shards) or data.text_train")
-    if require_data and not cfg.data.train_shards and cfg.data.text_ratio < 1.0:
-        _bad("data.train_shards", f"data.text_ratio={cfg.data.text_ratio} needs speech token shards in "
-             "data.train_shards (or data.text_ratio=1 for a text-only run)")
+    speech = cfg.data.train_shards or cfg.data.string_train
+    if require_data and not speech and not cfg.data.text_train:
+        _bad("data.train_shards", "no training data: set data.train_shards (token shards), data.string_train "
+             "(string-form documents) or data.text_train")
+    if require_data and not speech and cfg.data.text_ratio < 1.0:
+        _bad("data.train_shards", f"data.text_ratio={cfg.data.text_ratio} needs speech: token shards in "
+             "data.train_shards or string-form documents in data.string_train (or data.text_ratio=1 for a "
+             "text-only run)")
     for i, cb in enumerate(cfg.callbacks):
         if not isinstance(cb, dict) or "class_path" not in cb:
             _bad(f"callbacks[{i}]", "must be a mapping {class_path: module.Class, init_args: {...}}")

@@ -46,6 +46,7 @@ from audiolm.tokens.sources import (
     read_codec_info,
 )
 from audiolm.tokens.stream import ItemBuilder, TrainStream, epoch_of, skips_from_dict
+from audiolm.tokens.string_form import StringFormSource, chain
 from audiolm.tokens.tokenizer import UnifiedTokenizer
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # workers are forked after the tokenizer is used
@@ -62,6 +63,8 @@ class DataConfig:
     val_shards: list[str] = field(default_factory=list)
     text_train: list[str] = field(default_factory=list)  # text_*.jsonl[.gz] ({"id", "text"})
     text_val: list[str] = field(default_factory=list)
+    string_train: list[str] = field(default_factory=list)  # SODA string-form docs (.jsonl[.gz|.zst]/.parquet, "text")
+    string_val: list[str] = field(default_factory=list)
     formats: list[str] = field(default_factory=lambda: ["text_first", "audio_first"])
     layout: str = "frame_major"  # frame_major | delay
     codebooks: list[int] = field(default_factory=lambda: list(range(8)))
@@ -213,9 +216,12 @@ class LMDataModule(L.LightningDataModule):
         if self._prepared:
             return
         cfg, g = self.config, self._given
-        self.speech_train = g["speech_train"] or (ShardSpeechSource(cfg.train_shards) if cfg.train_shards else None)
+        strings = lambda paths: StringFormSource(paths) if paths else None  # noqa: E731
+        self.speech_train = g["speech_train"] or chain(ShardSpeechSource(cfg.train_shards) if cfg.train_shards else None,
+                                                       strings(cfg.string_train))
         self.text_train = g["text_train"] or (FileTextSource(cfg.text_train) if cfg.text_train else None)
-        self.speech_val = g["speech_val"] or (ShardSpeechSource(cfg.val_shards) if cfg.val_shards else None)
+        self.speech_val = g["speech_val"] or chain(ShardSpeechSource(cfg.val_shards) if cfg.val_shards else None,
+                                                   strings(cfg.string_val))
         self.text_val = g["text_val"] or (FileTextSource(cfg.text_val) if cfg.text_val else None)
         dirs = list(cfg.train_shards) + list(cfg.val_shards)
         if dirs:

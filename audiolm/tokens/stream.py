@@ -22,6 +22,7 @@ from audiolm.tokens.documents import TokenDocument, build_formats, text_document
 from audiolm.tokens.layout import Layout
 from audiolm.tokens.packing import Packer, TokenMixer
 from audiolm.tokens.sources import SpeechReader, TextReader
+from audiolm.tokens.string_form import StringForm, string_document
 
 
 @dataclass
@@ -35,6 +36,15 @@ class ItemBuilder:
 
     def speech(self, rec, skips: SkipReport | None) -> list[TokenDocument]:
         doc_id, utts = rec
+        if isinstance(utts, StringForm):  # already interleaved (SODA's string form): one document as it is
+            if not utts:
+                return []
+            try:
+                return [string_document(self.tokenizer, utts, source=doc_id)]
+            except ValueError as e:
+                if skips is not None:
+                    skips.skip(f"string-form: {str(e).split(':')[0]}", doc_id, str(e))
+                return []
         return build_formats(utts, self.formats, self.layout, self.tokenizer, self.max_tokens, skips=skips, source=doc_id)
 
     def text(self, rec, skips: SkipReport | None = None) -> list[TokenDocument]:
