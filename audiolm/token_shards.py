@@ -17,11 +17,12 @@ Folders of earlier versions (``codec.json`` and ``.progress/`` inside ``OUT``) a
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
 from pathlib import Path
+
+from audiolm.jsonfiles import read_json_object
 
 log = logging.getLogger("audiolm")
 
@@ -56,13 +57,7 @@ def read_codec_json(out: str | Path) -> dict | None:
     path = codec_json_path(out)
     if path is None:
         return None
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path}: unreadable ({e}); rerun `audiolm tokenize` into this folder to rewrite it") from None
-    if not isinstance(info, dict):
-        raise ValueError(f"{path}: not a codec description (expected a JSON object)")
-    return info
+    return read_json_object(path, "rerun `audiolm tokenize` into this folder to rewrite it")
 
 
 def migrate_legacy(out: str | Path) -> bool:

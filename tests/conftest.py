@@ -1,6 +1,7 @@
 """Fixtures shared by test modules."""
 
 import pytest
+import torch
 
 from audiolm.codec.testing import make_fake_cuts, tiny_codec_overrides
 
@@ -18,3 +19,12 @@ def ckpt(tmp_path_factory):
         "loss.adv_weight": 0.0, "trainer.max_steps": 1, "trainer.val_every_n_steps": 1}))
     train_codec(cfg, progress=False)
     return str(d / "exp" / "tiny" / "checkpoints" / "last.ckpt")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module's tests (2-core CI; subprocesses and pools run beside them)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

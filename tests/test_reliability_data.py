@@ -10,7 +10,7 @@ import pytest
 
 from audiolm.tokens.datamodule import DataConfig, LMDataModule
 from audiolm.tokens.sources import DAMAGED
-from audiolm.tokens.testing import random_documents, sentences, tiny_tokenizer, write_token_shards
+from audiolm.tokens.testing import random_documents, sentences, tiny_tokenizer, write_token_shards, take_batches as take
 
 TOK = tiny_tokenizer(n_codebooks=4, codebook_size=64)
 DOCS = random_documents(40, seed=2)
@@ -21,15 +21,6 @@ def cfg(**kw):
     base = dict(codebooks=[0, 1, 2, 3], seq_len=128, batch_size=2, num_workers=0, text_ratio=0.0, seed=0)
     base.update(kw)
     return DataConfig(**base)
-
-
-def take(dm, n):
-    out = []
-    for i, b in enumerate(dm.train_dataloader()):
-        if i >= n:
-            break
-        out.append(dm.on_before_batch_transfer(b, 0))
-    return out
 
 
 def _truncate(path: Path, keep: float = 0.5) -> None:

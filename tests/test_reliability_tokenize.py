@@ -12,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 
 from audiolm.codec.testing import make_fake_cuts
 from audiolm.codec.tokenize import open_shards, tokenize
@@ -22,12 +21,7 @@ from audiolm.token_shards import progress_dir
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _cmd(ckpt, cuts, out, *extra):
@@ -91,7 +85,8 @@ def test_rerun_with_another_shard_size_or_manifest_is_refused_then_restart_works
     _encoded_once(out, cuts)
 
 
-def test_a_killed_worker_fails_the_run_and_a_rerun_finishes(tmp_path, ckpt):
+def _start_pool_run(tmp_path, ckpt):
+    """``tokenize --jobs 2`` of 10 one-cut shards in a subprocess, slowed down, once a shard is done."""
     cuts = make_fake_cuts(tmp_path / "audio", n=10, seconds=0.5)
     cuts.to_file(tmp_path / "cuts.jsonl.gz")
     out, mark = tmp_path / "tok", uuid.uuid4().hex
@@ -99,6 +94,11 @@ def test_a_killed_worker_fails_the_run_and_a_rerun_finishes(tmp_path, ckpt):
     proc = subprocess.Popen(_cmd(ckpt, tmp_path / "cuts.jsonl.gz", out, "--jobs", "2", "--shard-size", "1"),
                             cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _wait_for_markers(out, 1, proc)
+    return cuts, out, mark, proc
+
+
+def test_a_killed_worker_fails_the_run_and_a_rerun_finishes(tmp_path, ckpt):
+    cuts, out, mark, proc = _start_pool_run(tmp_path, ckpt)
     workers = _pids_with(mark, workers_only=True)
     assert workers, "no worker processes found"
     os.kill(workers[0], signal.SIGKILL)  # as the out-of-memory killer does
@@ -111,13 +111,7 @@ def test_a_killed_worker_fails_the_run_and_a_rerun_finishes(tmp_path, ckpt):
 
 
 def test_a_killed_parent_takes_its_workers_with_it(tmp_path, ckpt):
-    cuts = make_fake_cuts(tmp_path / "audio", n=10, seconds=0.5)
-    cuts.to_file(tmp_path / "cuts.jsonl.gz")
-    out, mark = tmp_path / "tok", uuid.uuid4().hex
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "AUDIOLM_TOKENIZE_SLEEP": "0.5", "AUDIOLM_TEST_MARK": mark}
-    proc = subprocess.Popen(_cmd(ckpt, tmp_path / "cuts.jsonl.gz", out, "--jobs", "2", "--shard-size", "1"),
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _wait_for_markers(out, 1, proc)
+    cuts, out, mark, proc = _start_pool_run(tmp_path, ckpt)
     proc.kill()
     proc.wait()
     deadline = time.time() + 15

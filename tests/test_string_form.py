@@ -10,7 +10,7 @@ from audiolm.tokens.datamodule import DataConfig, LMDataModule
 from audiolm.tokens.documents import build_formats
 from audiolm.tokens.layout import make_layout
 from audiolm.tokens.string_form import check_audio_characters, string_document
-from audiolm.tokens.testing import random_documents, tiny_tokenizer, write_token_shards
+from audiolm.tokens.testing import random_documents, tiny_tokenizer, write_token_shards, take_batches as take
 from audiolm.tokens.vocab import PUA_BASE
 
 TOK = tiny_tokenizer(n_codebooks=4, codebook_size=64)
@@ -22,15 +22,6 @@ def cfg(**kw):
                 formats=["text_first"])
     base.update(kw)
     return DataConfig(**base)
-
-
-def take(dm, n):
-    out = []
-    for i, b in enumerate(dm.train_dataloader()):
-        if i >= n:
-            break
-        out.append(dm.on_before_batch_transfer(b, 0))
-    return out
 
 
 def _string_docs(docs, layout):

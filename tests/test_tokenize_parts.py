@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from audiolm.codec.testing import make_fake_cuts
 from audiolm.codec.tokenize import open_shards, tokenize
@@ -19,12 +18,7 @@ from audiolm.token_shards import meta_dir, progress_dir, scratch_root
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _codes_by_id(out):

@@ -10,7 +10,7 @@ from audiolm.tokens.documents import build_formats
 from audiolm.tokens.modality import ACOUSTIC, SEMANTIC
 from audiolm.tokens.packing import pack_documents
 from audiolm.tokens.sources import assign_work
-from audiolm.tokens.testing import random_documents, sentences, tiny_tokenizer, write_token_shards
+from audiolm.tokens.testing import random_documents, sentences, tiny_tokenizer, write_token_shards, take_batches as take
 
 KEYS = ("input_ids", "labels", "position_ids", "document_ids", "modality")
 TOK = tiny_tokenizer(n_codebooks=4, codebook_size=64)
@@ -22,15 +22,6 @@ def cfg(**kw):
     base = dict(codebooks=[0, 1, 2, 3], seq_len=128, batch_size=2, num_workers=0, text_ratio=0.1, seed=0)
     base.update(kw)
     return DataConfig(**base)
-
-
-def take(dm, n):
-    out = []
-    for i, b in enumerate(dm.train_dataloader()):
-        if i >= n:
-            break
-        out.append(dm.on_before_batch_transfer(b, 0))  # what Lightning does with each consumed batch
-    return out
 
 
 def same(a, b):

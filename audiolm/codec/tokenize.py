@@ -29,7 +29,6 @@ than half a frame of audio.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import shutil
@@ -44,6 +43,7 @@ from lhotse.array import seconds_to_frames
 
 from ..data.audio_files import AudioSkip
 from ..errors import NothingProduced
+from ..jsonfiles import read_json_object, write_json_atomic
 from ..skips import SkipReport
 from ..token_shards import meta_dir, migrate_legacy, progress_dir, read_codec_json
 from .tokenize_progress import (
@@ -185,8 +185,7 @@ def write_shard(out: Path, index: int, cuts_with_codes: list, n_in: int, report:
               "skipped_ids": report.skipped_ids}
     prog = progress_dir(out)
     prog.mkdir(parents=True, exist_ok=True)
-    (prog / (_shard_name(index) + ".tmp")).write_text(json.dumps(marker))
-    os.replace(prog / (_shard_name(index) + ".tmp"), prog / _shard_name(index))
+    write_json_atomic(prog / _shard_name(index), marker, indent=None)
     shutil.rmtree(tmp, ignore_errors=True)
 
 
@@ -339,10 +338,7 @@ def summarize(out: Path, shard_sizes: dict[int, int], elapsed: float = 0.0) -> d
         p = progress_dir(out) / _shard_name(i)
         if not p.is_file():
             continue
-        try:
-            m = json.loads(p.read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{p}: damaged progress marker ({e}); delete it to redo shard {i}") from None
+        m = read_json_object(p, f"a damaged progress marker: delete it to redo shard {i}")
         if m.get("n_in") != shard_sizes[i]:
             raise ValueError(f"{p}: marks {m.get('n_in')} cuts, but shard {i} of this manifest has {shard_sizes[i]}; "
                              "pass --restart to start over")
@@ -364,8 +360,7 @@ def summarize(out: Path, shard_sizes: dict[int, int], elapsed: float = 0.0) -> d
         meta = meta_dir(out)
         for name, doc in (("skips.json", {"skipped_ids": skipped_ids, **total.to_dict()}),
                           ("summary.json", {k: v for k, v in summary.items() if k != "skipped_ids"})):
-            (meta / (name + ".tmp")).write_text(json.dumps(doc, indent=2))
-            os.replace(meta / (name + ".tmp"), meta / name)
+            write_json_atomic(meta / name, doc)
     summary["text"] = total.summary()
     return summary
 

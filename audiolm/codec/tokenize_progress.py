@@ -16,6 +16,7 @@ import shutil
 import socket
 from pathlib import Path
 
+from ..jsonfiles import read_json_object, write_json_atomic
 from ..token_shards import meta_dir, progress_dir, scratch_root
 
 log = logging.getLogger("audiolm")
@@ -26,18 +27,14 @@ PLAN = "plan.json"
 def check_codec_json(out: Path, info: dict) -> None:
     path = meta_dir(out) / "codec.json"
     if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: unreadable codec description ({e}); use --restart or a new output folder") from None
+        old = read_json_object(path, "use --restart or a new output folder")
         keys = ("sample_rate", "frame_rate", "n_codebooks", "codebook_size")
         if any(old.get(k) != info.get(k) for k in keys) or old.get("spec") != info.get("spec"):
             raise ValueError(f"{out} already holds tokens of another codec ({old}); use a new output folder")
     else:
         out.mkdir(parents=True, exist_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.with_name("codec.json.tmp").write_text(json.dumps(info, indent=2))
-        os.replace(path.with_name("codec.json.tmp"), path)
+        write_json_atomic(path, info)
 
 
 HOST = socket.gethostname()
@@ -155,10 +152,7 @@ def check_plan(out: Path, plan: dict, manifest_name: str) -> None:
     markers = sorted(prog.glob("shard-*.json"))
     how = f"pass --restart to discard {out}'s shards and start over, or use a new output folder"
     if path.is_file():
-        try:
-            old = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: unreadable ({e}); {how}") from None
+        old = read_json_object(path, how)
         if old.get("manifest") != plan["manifest"]:
             om, nm = old.get("manifest") or {}, plan["manifest"]
             raise ValueError(
@@ -172,6 +166,4 @@ def check_plan(out: Path, plan: dict, manifest_name: str) -> None:
     if markers or list(out.glob("cuts.*.jsonl.gz")):
         raise ValueError(f"{out} holds token shards without a record of how they were made; {how}")
     prog.mkdir(parents=True, exist_ok=True)
-    tmp = prog / (PLAN + ".tmp")
-    tmp.write_text(json.dumps(plan, indent=2))
-    os.replace(tmp, path)
+    write_json_atomic(path, plan)

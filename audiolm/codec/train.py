@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ..checkpointing import AtomicCheckpointIO, SaveOnInterrupt, atomic_copy, newest_valid_checkpoint
+from ..checkpointing import AtomicCheckpointIO, SaveOnInterrupt, atomic_copy, newest_valid_checkpoint, read_step
 from ..config import load_config, save_config, to_dict
 from ..errors import Interrupted
 from ..runinfo import git_sha, package_versions
@@ -87,7 +87,7 @@ def train_codec(cfg: CodecTrainConfig, *, progress: bool = True, teacher=None) -
     if resume_from is not None:
         if resume_from != ckpt:
             print(f"[audiolm] resuming from {resume_from}", flush=True)
-        resume_step = int(torch.load(resume_from, map_location="cpu", weights_only=True).get("codec_train_step", 0))
+        resume_step = read_step(resume_from, "codec_train_step")
         if resume_step >= cfg.trainer.max_steps:
             log.info("%s: already trained to step %d (max_steps=%d); nothing to do", run_dir, resume_step,
                      cfg.trainer.max_steps)

@@ -28,6 +28,7 @@ from typing import Iterator
 
 from audiolm.data.corpora import LayoutError, hash_split
 from audiolm.errors import NothingProduced
+from audiolm.jsonfiles import write_json_atomic
 from audiolm.skips import SkipReport
 
 log = logging.getLogger("audiolm")
@@ -173,12 +174,6 @@ class _GzJsonlWriter:
         self.tmp.unlink(missing_ok=True)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
-
-
 def prepare_text(src, out, *, dev_fraction: float = 0.01, field: str = "text", progress: bool = True) -> dict:
     from tqdm import tqdm
 
@@ -209,8 +204,8 @@ def prepare_text(src, out, *, dev_fraction: float = 0.01, field: str = "text", p
     stats = {"corpus": "text", "source": str(src), "files": len(files),
              "splits": {s: {"documents": w.n, "characters": w.chars} for s, w in writers.items()},
              "skipped": report.to_dict()}
-    _write_atomic(out / "stats.json", json.dumps(stats, indent=2))
-    _write_atomic(out / "skipped.json", json.dumps(report.to_dict(), indent=2))
+    write_json_atomic(out / "stats.json", stats)
+    write_json_atomic(out / "skipped.json", report.to_dict())
     print(report.summary())
     if not any(w.n for w in writers.values()):
         raise NothingProduced(f"prepare text: no document in {src} (is the text under another key than "

@@ -63,16 +63,10 @@ def export_hf(ckpt_path: str | Path, out_dir: str | Path, dtype: torch.dtype | N
 
 
 def read_audiolm_json(folder: Path) -> dict:
+    from audiolm.jsonfiles import read_json_object
+
     path = folder / AUDIOLM_JSON
-    if not path.is_file():
-        return {}
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise HFFolderError(f"{path}: unreadable ({e})") from None
-    if not isinstance(meta, dict):
-        raise HFFolderError(f"{path}: expected a JSON object")
-    return meta
+    return read_json_object(path) if path.is_file() else {}
 
 
 def load_hf_lm(path: str | Path, device: str | torch.device = "cpu", *, codec: str | None = None,

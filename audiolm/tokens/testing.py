@@ -111,3 +111,13 @@ def write_token_shards(out_dir, documents: Sequence[tuple], codebook_size: int =
         (out / "codec.json").write_text(json.dumps({"spec": "test", "sample_rate": 24000, "frame_rate": frame_rate,
                                                     "n_codebooks": n_q, "codebook_size": codebook_size}))
     return out
+
+
+def take_batches(dm, n: int) -> list[dict]:
+    """The first ``n`` training batches of a DataModule, as Lightning consumes them (tests)."""
+    out = []
+    for i, b in enumerate(dm.train_dataloader()):
+        if i >= n:
+            break
+        out.append(dm.on_before_batch_transfer(b, 0))  # what Lightning does with each consumed batch
+    return out

@@ -31,6 +31,7 @@ from audiolm.eval.build import grammar_pairs
 from audiolm.eval.build import language as lang
 from audiolm.eval.build.training_text import TrainingText, load_training_text
 from audiolm.eval.items import Choice, Item, write_text_set
+from audiolm.jsonfiles import write_json_atomic
 
 log = logging.getLogger("audiolm")
 
@@ -398,6 +399,5 @@ def build_benchmarks(out: str | Path, *, seed: int = 0, size: int | None = None,
                 summary[k] = {**old.get(k, {}), **summary[k]}
         except (ValueError, OSError):
             pass
-    prev.with_name(prev.name + ".tmp").write_text(json.dumps(summary, indent=2))
-    prev.with_name(prev.name + ".tmp").replace(prev)
+    write_json_atomic(prev, summary)
     return summary
