@@ -33,7 +33,9 @@ def run_train_codec(args) -> int:
 
 
 def configure_tokenize(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("cuts", help="input CutSet manifest (.jsonl.gz)")
+    parser.add_argument("cuts", help="input: a CutSet manifest (.jsonl.gz), a lhotse Shar folder of audio (cuts + "
+                        "recording shards), or either as a pipe: command or URL, Shar shards named with a range: "
+                        "'pipe:cat /shared/yodas/cuts.{000000..000099}.jsonl.gz' (recording.NNNNNN.tar beside them)")
     parser.add_argument("out", help="output Shar folder (cuts + codes shards, codec.json)")
     parser.add_argument("--codec", required=True, help="codec checkpoint (audiolm train codec) or mimi:PATH")
     parser.add_argument("--batch-size", type=int, default=16)

@@ -45,6 +45,8 @@ from ..data.audio_files import AudioSkip
 from ..errors import NothingProduced
 from ..jsonfiles import read_json_object, write_json_atomic
 from ..skips import SkipReport
+from ..shard_urls import RemoteReadError
+from .tokenize_input import TokenizeInput, open_input
 from ..token_shards import meta_dir, migrate_legacy, progress_dir, read_codec_json
 from .tokenize_progress import (
     PartLock, check_codec_json, check_plan, clean_scratch, manifest_fingerprint, restart, scratch_folder,
@@ -57,14 +59,6 @@ log = logging.getLogger("audiolm")
 
 def _shard_name(i: int) -> str:
     return f"shard-{i:06d}.json"
-
-
-def _open_cuts(cuts):
-    from lhotse import CutSet
-
-    if isinstance(cuts, (str, Path)):
-        return CutSet.from_jsonl_lazy(cuts) if str(cuts).endswith((".jsonl", ".jsonl.gz")) else CutSet.from_file(cuts)
-    return cuts
 
 
 def iter_shards(cuts, shard_size: int):
@@ -162,10 +156,21 @@ class ShardEncoder:
                 report.skip("shorter than half a frame (no whole frame of codes)", cut.id)
                 continue
             arr = np.ascontiguousarray(codes[k][:, :n].T.astype(np.int16))  # (T, n_q)
-            result.append(cut.attach_tensor("codes", arr, frame_shift=shift, temporal_dim=0))
+            result.append(_without_audio_bytes(cut).attach_tensor("codes", arr, frame_shift=shift, temporal_dim=0))
         if progress is not None:
             progress.update(len(cuts) - len(prepared))
         return result
+
+
+def _without_audio_bytes(cut):
+    """A cut read from Shar audio holds its audio in memory: the token shard keeps lhotse's placeholder."""
+    rec = getattr(cut, "recording", None)
+    if rec is None or not any(s.type == "memory" for s in rec.sources):
+        return cut
+    from lhotse.shar.utils import to_shar_placeholder
+    from lhotse.utils import fastcopy
+
+    return fastcopy(cut, recording=to_shar_placeholder(rec))
 
 
 def write_shard(out: Path, index: int, cuts_with_codes: list, n_in: int, report: SkipReport) -> None:
@@ -254,17 +259,17 @@ def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int 
         raise ValueError("--restart with --num-shards > 1 would delete the other parts' work: restart once "
                          "without parts (or delete the output folder), then launch the parts")
     out = Path(out_dir)
-    name = str(cuts) if isinstance(cuts, (str, Path)) else "the given CutSet"
-    if isinstance(cuts, (str, Path)) and not Path(cuts).is_file():
-        raise FileNotFoundError(f"input manifest {cuts} not found")
+    source = open_input(cuts)
+    name = source.name
     if out.is_dir():
         migrate_legacy(out)  # an older version kept its bookkeeping inside OUT
     if restart_output and out.is_dir():
         n = restart(out)
         log.info("tokenize: --restart removed %d files of a previous run in %s", n, out)
-    cut_src = _open_cuts(cuts)
     try:
-        fingerprint, shard_sizes = manifest_fingerprint(cut_src, shard_size)
+        fingerprint, shard_sizes = manifest_fingerprint(source.cuts(), shard_size)
+    except RemoteReadError:
+        raise
     except (EOFError, OSError, ValueError, KeyError, TypeError) as e:
         raise ValueError(f"{name}: damaged or not a CutSet manifest ({type(e).__name__}: {str(e)[:200]})") from None
     if not shard_sizes:
@@ -274,12 +279,12 @@ def tokenize(codec_spec: str, cuts, out_dir, *, batch_size: int = 16, jobs: int 
     check_codec_json(out, codec.info())
     check_plan(out, {"manifest": fingerprint, "shard_size": shard_size, "codec": codec.info()}, name)
     with PartLock(out, part, num_parts):
-        return _tokenize_part(codec_spec, cuts, cut_src, out, name, codec, shard_sizes, batch_size=batch_size,
+        return _tokenize_part(codec_spec, source, out, name, codec, shard_sizes, batch_size=batch_size,
                               jobs=jobs, device=device, shard_size=shard_size, chunk_seconds=chunk_seconds,
                               progress=progress, max_shards=max_shards, num_parts=num_parts, part=part)
 
 
-def _tokenize_part(codec_spec, cuts, cut_src, out: Path, name: str, codec, shard_sizes: dict[int, int], *,
+def _tokenize_part(codec_spec, source: TokenizeInput, out: Path, name: str, codec, shard_sizes: dict[int, int], *,
                    batch_size: int, jobs: int, device: str, shard_size: int, chunk_seconds: float, progress: bool,
                    max_shards: int | None, num_parts: int, part: int) -> dict:
     from tqdm import tqdm
@@ -299,11 +304,11 @@ def _tokenize_part(codec_spec, cuts, cut_src, out: Path, name: str, codec, shard
                  len(mine) - len(todo))
     bar = tqdm(total=n_todo, desc="tokenize", unit="cut", disable=not progress or not todo)
     try:
-        if jobs > 1 and str(device) == "cpu" and len(todo) > 1 and isinstance(cuts, (str, Path)):
+        if jobs > 1 and str(device) == "cpu" and len(todo) > 1 and source.named:
             from ..workers import map_unordered
 
             wanted = set(todo)
-            tasks = ((str(out), i, [c.to_dict() for c in shard]) for i, shard in iter_shards(cut_src, shard_size)
+            tasks = ((str(out), i, [c.to_dict() for c in shard]) for i, shard in iter_shards(source.with_audio(), shard_size)
                      if i in wanted)
             for _, i in map_unordered(_encode_task, tasks, jobs, what="shard", initializer=_init_worker,
                                       initargs=(codec_spec, str(device), batch_size, chunk_seconds),
@@ -312,7 +317,7 @@ def _tokenize_part(codec_spec, cuts, cut_src, out: Path, name: str, codec, shard
         elif todo:
             enc = ShardEncoder(codec, batch_size=batch_size, chunk_seconds=chunk_seconds)
             wanted = set(todo)
-            for i, shard in iter_shards(cut_src, shard_size):
+            for i, shard in iter_shards(source.with_audio(), shard_size):
                 if i in wanted:
                     rep = _Report(f"tokenize shard {i}")
                     write_shard(out, i, enc.encode_shard(shard, rep, bar), len(shard), rep)

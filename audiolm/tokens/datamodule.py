@@ -403,13 +403,13 @@ class LMDataModule(L.LightningDataModule):
 
 def _frame_rate_from_cuts(source) -> float:
     """Frame rate from the ``codes`` frame shift in the first cut of a Shar source (no codec.json)."""
-    import gzip
+    from audiolm.shard_urls import iter_lines
 
     if source is None or not getattr(source, "units", None):
         return 12.5
-    try:
-        with gzip.open(source.units[0].cuts, "rt") as f:
-            for line in f:
+    try:  # a local file or a pipe:/URL address, gzip or not
+        for line in iter_lines(source.units[0].cuts):
+            if line.strip():
                 codes = (json.loads(line).get("custom") or {}).get("codes")
                 if codes and codes.get("frame_shift"):
                     return 1.0 / float(codes["frame_shift"])

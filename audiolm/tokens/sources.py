@@ -72,9 +72,18 @@ class ShardUnit:
 
 
 def find_shards(dirs: Sequence[str]) -> list[ShardUnit]:
-    """All shards of the given Shar directories, in order; a clear error when one is missing."""
+    """All shards of the given Shar directories (or remote shard patterns), in order.
+
+    A local directory missing, empty or with a cuts shard but not its codes is a clear error; a
+    remote pattern (``pipe:``/URL, :mod:`audiolm.shard_urls`) is read shard by shard when used.
+    """
+    from audiolm.shard_urls import is_remote, shard_addresses
+
     units: list[ShardUnit] = []
     for d in dirs:
+        if is_remote(d):
+            units.extend(ShardUnit(a["cuts"], a["codes"]) for a in shard_addresses(str(d), ("codes",)))
+            continue
         p = Path(d)
         if not p.is_dir():
             raise FileNotFoundError(f"token shard directory {d} not found (expected {SHAR_HINT})")
@@ -97,9 +106,10 @@ def find_shards(dirs: Sequence[str]) -> list[ShardUnit]:
 
 def read_codec_info(dirs: Sequence[str]) -> dict | None:
     """``codec.json`` of the shard directories (must agree); None if none has one."""
+    from audiolm.shard_urls import is_remote
     from audiolm.token_shards import read_codec_json
 
-    infos = {d: info for d in dirs if (info := read_codec_json(d)) is not None}
+    infos = {d: info for d in dirs if (info := (_remote_codec_json(d) if is_remote(d) else read_codec_json(d))) is not None}
     if not infos:
         return None
     keys = ("frame_rate", "n_codebooks", "codebook_size")
@@ -111,14 +121,35 @@ def read_codec_info(dirs: Sequence[str]) -> dict | None:
     return first
 
 
-def load_shard(unit: ShardUnit) -> list[tuple[str, list[tuple], list[tuple]]]:
+def _remote_codec_json(pattern: str) -> dict | None:
+    """``DIR.meta/codec.json`` beside a remote shard pattern; None (with a warning) when unreadable."""
+    from audiolm.shard_urls import expand_braces, meta_address, read_bytes
+
+    address = meta_address(expand_braces(pattern)[0], "codec.json")
+    try:
+        info = json.loads(read_bytes(address, retries=1))
+    except (OSError, ValueError) as e:
+        log.warning("no readable codec.json for %s (%s)", pattern, str(e).splitlines()[0][:200])
+        return None
+    if not isinstance(info, dict):
+        raise ValueError(f"{address}: codec.json is not a JSON object")
+    return info
+
+
+def load_shard(unit: ShardUnit, shown: ShardUnit | None = None) -> list[tuple[str, list[tuple], list[tuple]]]:
     """Documents of one shard: ``[(doc_id, [(codes (n_q, T) | None, text), ...], notes)]``.
 
     ``notes`` are ``(kind, reason, item)`` bad-input events (counted when the document is used).
     A truncated or corrupt shard file keeps the cuts read before the damage; the damage itself is
-    one more (empty) document whose note names the file, so it is counted at the same place on
-    every pass and on resume.
+    one more (empty) document whose note names the file (``shown``'s names: the addresses of a
+    remote shard read from a scratch copy), so it is counted at the same place on every pass and
+    on resume.
     """
+    from audiolm.shard_urls import is_remote
+
+    if is_remote(unit.cuts):
+        return _load_remote_shard(unit)
+    shown = shown or unit
     groups: dict[str, list] = {}
     notes: dict[str, list] = {}
     damage = None
@@ -127,14 +158,32 @@ def load_shard(unit: ShardUnit) -> list[tuple[str, list[tuple], list[tuple]]]:
             _add_cut(groups, notes, k, cut)
     except (*READ_ERRORS, RuntimeError) as e:  # lhotse: RuntimeError for a tar cut short between members
         in_tar = isinstance(e, tarfile.TarError) or "tar" in str(e).lower()
-        damage = warn_damaged(unit.codes if in_tar else f"{unit.cuts} or {unit.codes}", e)
+        damage = warn_damaged(shown.codes if in_tar else f"{shown.cuts} or {shown.codes}", e)
     out = []
     for doc, utts in groups.items():
         utts.sort(key=lambda u: (u[0], u[1]))
         out.append((doc, [Utterance(u[2], u[3], u[4], u[5]) for u in utts], notes[doc]))
     if damage is not None:
-        out.append((f"{unit.cuts}#damaged", [], [("skip", damage, unit.cuts)]))
+        out.append((f"{shown.cuts}#damaged", [], [("skip", damage, shown.cuts)]))
     return out
+
+
+def _load_remote_shard(unit: ShardUnit):
+    """Fetch one remote shard (``pipe:``/URL) into a scratch folder and read it as a local one."""
+    import tempfile
+
+    from audiolm.shard_urls import GZIP_MAGIC, read_bytes
+
+    cuts = read_bytes(unit.cuts)
+    codes = read_bytes(unit.codes) if unit.codes else None
+    with tempfile.TemporaryDirectory(prefix="audiolm-shard-") as tmp:
+        local_cuts = Path(tmp) / ("cuts.000000.jsonl.gz" if cuts[:2] == GZIP_MAGIC else "cuts.000000.jsonl")
+        local_cuts.write_bytes(cuts)
+        local_codes = None
+        if codes is not None:
+            local_codes = Path(tmp) / "codes.000000.tar"
+            local_codes.write_bytes(codes)
+        return load_shard(ShardUnit(str(local_cuts), str(local_codes) if local_codes else None), shown=unit)
 
 
 def _shar_cuts(unit: ShardUnit):
@@ -187,7 +236,7 @@ class ShardSpeechSource:
         return load_shard(self.units[unit])
 
     def describe(self) -> str:
-        dirs = sorted({str(Path(u.cuts).parent) for u in self.units})
+        dirs = sorted({u.cuts.rsplit("/", 1)[0] for u in self.units})
         return f"{len(self.units)} shard(s) in {', '.join(dirs[:3])}"
 
 
