@@ -75,6 +75,8 @@ class DataConfig:
     seed: int = 0
     max_doc_tokens: int = 0  # cut documents at utterance boundaries beyond this (0 = seq_len)
     val_max_batches: int = 0  # 0 = the whole validation set
+    #: translation formats (s2st/s2tt): the last prompt part, no loss on it (none|src_audio|src_text|tgt_text)
+    prompt: str = "src_audio"
 
 
 def _to_torch(batch: dict, tokens_per_frame: int, frame_rate: float) -> dict:
@@ -153,7 +155,12 @@ class LMDataModule(L.LightningDataModule):
         self.layout = make_layout(config.layout, list(config.codebooks), self.vocab)
         if config.seq_len < 2 or config.batch_size < 1:
             raise ValueError("seq_len must be >= 2 and batch_size >= 1")
-        self.builder = ItemBuilder(tokenizer, self.layout, tuple(config.formats), config.max_doc_tokens or config.seq_len)
+        from audiolm.tokens.translation import PROMPTS
+
+        if config.prompt not in PROMPTS:
+            raise ValueError(f"data.prompt={config.prompt!r} is not one of {', '.join(PROMPTS)}")
+        self.builder = ItemBuilder(tokenizer, self.layout, tuple(config.formats), config.max_doc_tokens or config.seq_len,
+                                   prompt=config.prompt)
         self._given = dict(speech_train=speech_train, text_train=text_train, speech_val=speech_val, text_val=text_val)
         self._frame_rate = frame_rate
         self._rank, self._world = rank, world_size

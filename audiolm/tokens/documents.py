@@ -7,6 +7,8 @@ Formats (SODA, utterance-level interleaving; ``A_i`` = the layout's tokens of ut
 ``both``         the document twice: text_first, then audio_first (two documents)
 ``audio_only``   ``BOS <|audio_start|>A1<|audio_end|><|audio_start|>A2<|audio_end|> ... EOS``
 ``text_only``    ``BOS T1 T2 ... EOS`` (transcripts as plain text, joined by spaces, no tags)
+``s2st`` / ``s2tt``  a translation pair (source, target utterance) as one sequence with a loss mask
+                 on the response (:mod:`audiolm.tokens.translation`).
 ``word_interleaved``  beyond SODA, as Spirit LM: within each utterance, spans of 1..6 consecutive
                  words alternate between text ``<|text_start|>w_i..w_j<|text_end|>`` and the audio
                  frames of those words ``<|audio_start|>A[i..j]<|audio_end|>`` (cut between words
@@ -34,24 +36,28 @@ from audiolm.skips import SkipReport
 from audiolm.tokens.layout import Layout
 from audiolm.tokens.modality import ACOUSTIC, SEMANTIC, SPECIAL, TEXT
 
-FORMATS = ("text_first", "audio_first", "both", "audio_only", "text_only", "word_interleaved")
+FORMATS = ("text_first", "audio_first", "both", "audio_only", "text_only", "word_interleaved", "s2st", "s2tt")
+TRANSLATION_FORMATS = ("s2st", "s2tt")  # a translation pair as one sequence: audiolm.tokens.translation
 _NEEDS_TEXT = {"text_first", "audio_first", "both", "text_only", "word_interleaved"}
 _NEEDS_AUDIO = {"text_first", "audio_first", "both", "audio_only", "word_interleaved"}
 MAX_SPAN_WORDS = 6  # word_interleaved: spans of 1..6 words
 
 
 class Utterance(tuple):
-    """``(codes, text)`` that may carry its word alignment: ``words`` = ``[(word, start_s, dur_s)]``
-    and ``duration`` (seconds the codes cover). Unpacks as the plain pair everywhere."""
+    """``(codes, text)`` that may carry its word alignment: ``words`` = ``[(word, start_s, dur_s)]``,
+    ``duration`` (seconds the codes cover), its ``language`` and, for speech-to-text translation
+    data, a ``translation`` ``(language, text)``. Unpacks as the plain pair everywhere."""
 
-    def __new__(cls, codes, text, words=None, duration=None):
+    def __new__(cls, codes, text, words=None, duration=None, language=None, translation=None):
         obj = super().__new__(cls, (codes, text))
         obj.words = words
         obj.duration = duration
+        obj.language = language
+        obj.translation = translation
         return obj
 
     def __reduce__(self):  # pickles (DataLoader workers) with its alignment
-        return (Utterance, (self[0], self[1], self.words, self.duration))
+        return (Utterance, (self[0], self[1], self.words, self.duration, self.language, self.translation))
 
 
 @dataclass
@@ -63,6 +69,8 @@ class TokenDocument:
     audio_mask: np.ndarray | None = None  # bool[L]; None = modality is SEMANTIC/ACOUSTIC
     source: str = ""
     fmt: str = ""
+    #: bool[L]: tokens that may be loss targets (a fine-tuning pair's response); None = all
+    loss_mask: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -145,14 +153,20 @@ def build_documents(
     source: str = "",
     text_ids: Sequence[Sequence[int]] | None = None,
     _audio_cache: dict | None = None,
+    prompt: str = "src_audio",
 ) -> list[TokenDocument]:
     """Token documents of one recording's utterances ``[(codes (n_q, T), text), ...]`` in ``fmt``.
 
     ``text_ids`` may pass the transcripts already tokenized (``encode_text`` of each text) to
-    save work when one document is built in several formats.
+    save work when one document is built in several formats. ``prompt``: the translation formats'
+    last prompt part (the loss is on the rest).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown document format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    if fmt in TRANSLATION_FORMATS:
+        from audiolm.tokens.translation import build_pair_document
+
+        return build_pair_document(utterances, fmt, layout, tokenizer, prompt=prompt, skips=skips, source=source)
     if fmt == "both":
         tids = text_ids
         if tids is None:
@@ -290,16 +304,28 @@ def build_formats(
     *,
     skips: SkipReport | None = None,
     source: str = "",
+    prompt: str = "src_audio",
 ) -> list[TokenDocument]:
     """One recording in each of ``formats`` (e.g. SODA's ``[text_first, audio_first]``).
 
     Transcripts are tokenized once; each bad utterance is counted once in ``skips`` (as an empty
-    transcript if some format needs text, as bad codes if some format needs audio).
+    transcript if some format needs text, as bad codes if some format needs audio). A translation
+    format (a pair document) counts its own skips, once per pair.
     """
     formats = list(formats)
     for f in formats:
         if f not in FORMATS:
             raise ValueError(f"unknown document format {f!r}; expected one of {', '.join(FORMATS)}")
+    pairs = [f for f in formats if f in TRANSLATION_FORMATS]
+    if pairs:
+        if len(pairs) != len(formats):
+            raise ValueError(f"formats {formats}: translation formats ({', '.join(TRANSLATION_FORMATS)}) read pair "
+                             "documents and cannot be mixed with the pretraining formats in one data config")
+        out = []
+        for k, f in enumerate(pairs):
+            out += build_documents(utterances, f, layout, tokenizer, skips=skips if k == 0 else None, source=source,
+                                   prompt=prompt)
+        return out
     if skips is not None:
         need_text = any(f in _NEEDS_TEXT for f in formats)
         need_audio = any(f in _NEEDS_AUDIO for f in formats)

@@ -16,6 +16,9 @@ Packing is concat-and-chunk over the document stream, with document boundaries k
   :func:`pack_documents` (finite streams, validation) pad the last batch to full shape with
   ``pad_id`` inputs, -100 labels, position 0, document id -1, modality -1.
 
+A document may mark which of its tokens are loss targets (:attr:`TokenDocument.loss_mask`, e.g. the
+response of a fine-tuning pair): a token outside it is still an input but never a label (-100).
+
 ``modality`` in a batch is the modality of the *label* token (-1 where there is no label) and
 ``n_audio_labels`` counts labels that are real audio codes (delay fills excluded), from which the
 data module derives ``audio_seconds``.
@@ -34,12 +37,13 @@ IGNORE = -100
 BATCH_KEYS = ("input_ids", "labels", "position_ids", "document_ids", "modality")
 
 
-def pack_arrays(ids, modality, audio, start, lookahead, seq_len: int, rows: int, pad_id: int) -> dict:
+def pack_arrays(ids, modality, audio, start, lookahead, seq_len: int, rows: int, pad_id: int, target=None) -> dict:
     """Pack one window of the token stream into ``rows x seq_len`` (vectorised).
 
     ``ids/modality/audio/start`` (``start`` = first token of a document) hold ``n <= rows*seq_len``
-    tokens; ``lookahead`` is ``(id, modality, audio)`` of the stream's next token when it continues
-    the last document, else None.
+    tokens; ``target`` (default: all) marks tokens that may be labels; ``lookahead`` is
+    ``(id, modality, audio[, target])`` of the stream's next token when it continues the last
+    document, else None.
     """
     n = len(ids)
     N = rows * seq_len
@@ -51,12 +55,12 @@ def pack_arrays(ids, modality, audio, start, lookahead, seq_len: int, rows: int,
     lmod = np.full(N, NONE, dtype=np.int64)
     laud = np.zeros(N, dtype=bool)
     if n > 1:
-        cont = ~start[1:n]
+        cont = ~start[1:n] if target is None else ~start[1:n] & target[1:n]
         lab[: n - 1] = np.where(cont, ids[1:n], IGNORE)
         lmod[: n - 1] = np.where(cont, modality[1:n], NONE)
         laud[: n - 1] = audio[1:n] & cont
-    if n and lookahead is not None:
-        lab[n - 1], lmod[n - 1], laud[n - 1] = lookahead
+    if n and lookahead is not None and (len(lookahead) < 4 or lookahead[3]):
+        lab[n - 1], lmod[n - 1], laud[n - 1] = lookahead[:3]
     pos = np.zeros(N, dtype=np.int64)
     doc = np.full(N, -1, dtype=np.int64)
     if n:
@@ -88,7 +92,7 @@ class Packer:
             raise ValueError("seq_len and batch_size must be >= 1")
         self.seq_len, self.batch_size, self.pad_id = seq_len, batch_size, pad_id
         self.need = seq_len * batch_size
-        self._chunks: list[tuple] = []  # (ids, modality, audio, start)
+        self._chunks: list[tuple] = []  # (ids, modality, audio, start, target)
         self._n = 0
 
     def __len__(self) -> int:
@@ -101,7 +105,8 @@ class Packer:
             return
         start = np.zeros(n, dtype=bool)
         start[0] = offset == 0
-        self._chunks.append((doc.ids[offset:], doc.modality[offset:], doc.real_audio()[offset:], start))
+        target = doc.loss_mask[offset:] if doc.loss_mask is not None else np.ones(n, dtype=bool)
+        self._chunks.append((doc.ids[offset:], doc.modality[offset:], doc.real_audio()[offset:], start, target))
         self._n += n
 
     def ready(self) -> bool:
@@ -116,14 +121,15 @@ class Packer:
         """The next batch; None if not enough tokens (unless ``allow_partial``: padded)."""
         if not self._n or (self._n < self.need and not allow_partial):
             return None
-        ids, mod, aud, start = self._concat()
+        ids, mod, aud, start, tgt = self._concat()
         take = min(self._n, self.need)
         look = None
         if self._n > take and not start[take]:
-            look = (ids[take], mod[take], aud[take])
-        out = pack_arrays(ids[:take], mod[:take], aud[:take], start[:take], look, self.seq_len, self.batch_size, self.pad_id)
+            look = (ids[take], mod[take], aud[take], tgt[take])
+        out = pack_arrays(ids[:take], mod[:take], aud[:take], start[:take], look, self.seq_len, self.batch_size,
+                          self.pad_id, target=tgt[:take])
         rest = self._n - take
-        self._chunks = [(ids[take:], mod[take:], aud[take:], start[take:])] if rest else []
+        self._chunks = [(ids[take:], mod[take:], aud[take:], start[take:], tgt[take:])] if rest else []
         self._n = rest
         return out
 

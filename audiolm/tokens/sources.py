@@ -162,7 +162,7 @@ def load_shard(unit: ShardUnit, shown: ShardUnit | None = None) -> list[tuple[st
     out = []
     for doc, utts in groups.items():
         utts.sort(key=lambda u: (u[0], u[1]))
-        out.append((doc, [Utterance(u[2], u[3], u[4], u[5]) for u in utts], notes[doc]))
+        out.append((doc, [Utterance(*u[2:]) for u in utts], notes[doc]))
     if damage is not None:
         out.append((f"{shown.cuts}#damaged", [], [("skip", damage, shown.cuts)]))
     return out
@@ -218,7 +218,11 @@ def _add_cut(groups: dict, notes: dict, k: int, cut) -> None:
     words = None
     if len(sups) == 1 and sups[0].alignment and sups[0].alignment.get("word"):
         words = [(a.symbol, a.start, a.duration) for a in sups[0].alignment["word"]]
-    groups.setdefault(str(doc), []).append((pos, k, codes, text, words, cut.duration))
+    language = sups[0].language if sups else None
+    translation = None
+    if isinstance(custom.get("translation"), str):  # speech-to-text translation data (CoVoST 2)
+        translation = (custom.get("translation_language") or "en", custom["translation"])
+    groups.setdefault(str(doc), []).append((pos, k, codes, text, words, cut.duration, language, translation))
     notes.setdefault(str(doc), []).extend(ev)
 
 

@@ -33,6 +33,7 @@ class ItemBuilder:
     layout: Layout
     formats: Sequence[str] = ("text_first", "audio_first")
     max_tokens: int = 0
+    prompt: str = "src_audio"  # translation formats: the last part of the prompt (no loss on it)
 
     def speech(self, rec, skips: SkipReport | None) -> list[TokenDocument]:
         doc_id, utts = rec
@@ -45,7 +46,8 @@ class ItemBuilder:
                 if skips is not None:
                     skips.skip(f"string-form: {str(e).split(':')[0]}", doc_id, str(e))
                 return []
-        return build_formats(utts, self.formats, self.layout, self.tokenizer, self.max_tokens, skips=skips, source=doc_id)
+        return build_formats(utts, self.formats, self.layout, self.tokenizer, self.max_tokens, skips=skips, source=doc_id,
+                             prompt=self.prompt)
 
     def text(self, rec, skips: SkipReport | None = None) -> list[TokenDocument]:
         doc_id, text = rec
