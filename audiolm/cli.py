@@ -15,6 +15,8 @@ from typing import Sequence
 # (verb path, implementing module, one-line help)
 COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("prepare", "synth"), "audiolm.data.commands", "synthesize the embedded offline multi-speaker corpus (espeak-ng)"),
+    (("prepare", "synth-s2st"), "audiolm.data.commands",
+     "synthesize the offline Spanish->English translation corpus (parallel grammar, espeak-ng voices of each language)"),
     (("prepare", "librispeech"), "audiolm.data.commands", "LibriSpeech folder -> cuts_{split}.jsonl.gz (documents = chapters)"),
     (("prepare", "libritts"), "audiolm.data.commands", "LibriTTS folder -> cuts_{split}.jsonl.gz (documents = chapters)"),
     (("prepare", "emilia"), "audiolm.data.commands", "Emilia (jsonl+mp3 or WebDataset tars) -> cuts (documents = source video)"),

@@ -43,6 +43,28 @@ def run_prepare_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- synth-s2st --------------------------------------------------------------------------------
+def configure_prepare_synth_s2st(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", help="output folder (audio/, cuts_{train,dev,test}.jsonl.gz: one document of two cuts per pair)")
+    p.add_argument("--pairs", type=int, default=1000, help="number of sentence pairs (default 1000)")
+    p.add_argument("--speakers", type=int, default=4, help="voices per language (default 4)")
+    p.add_argument("--seed", type=int, default=0, help="same seed -> same corpus (default 0)")
+    p.add_argument("--dev-fraction", type=float, default=0.05, help="share of pairs in dev (default 0.05)")
+    p.add_argument("--test-fraction", type=float, default=0.1, help="share of pairs in test (default 0.1)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+
+
+def run_prepare_synth_s2st(args: argparse.Namespace) -> int:
+    from audiolm.data.synth_s2st import build_s2st_corpus
+
+    stats = build_s2st_corpus(args.out, args.pairs, args.speakers, args.seed, jobs=args.jobs,
+                              dev_fraction=args.dev_fraction, test_fraction=args.test_fraction)
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {n} pairs" for k, n in stats["pairs"].items())
+          + f"; {stats['audio_hours']['source']:.3f} h es + {stats['audio_hours']['target']:.3f} h en"
+          + f"; {stats['wall_seconds']:.1f} s")
+    return 0
+
+
 # -- real corpora --------------------------------------------------------------------------------
 def _corpus_args(p: argparse.ArgumentParser, what: str, hashed_splits: bool) -> None:
     p.add_argument("corpus_dir", help=what)

@@ -42,7 +42,7 @@ RATES = (150, 140, 165, 145, 175)  # words per minute; faster speech is harder t
 RANGES = (55, 40, 70)
 
 
-def make_speakers(k: int, seed: int = 0) -> list[Voice]:
+def make_speakers(k: int, seed: int = 0, accents: list[str] | None = None) -> list[Voice]:
     """K distinct, stable voices, alternating female / male, deterministic in (k, seed).
 
     The first speakers of each gender use distinct variants (the biggest timbre difference; the
@@ -50,7 +50,8 @@ def make_speakers(k: int, seed: int = 0) -> list[Voice]:
     variants run out they are reused with another accent and a different pitch/rate, so every
     (variant, accent, pitch, rate) is unique.
     ``make_speakers(k, seed)[:j] == make_speakers(j, seed)``: a bigger corpus keeps the voices of a
-    smaller one with the same seed.
+    smaller one with the same seed. ``accents``: the espeak languages to draw from (default: the
+    English :data:`ACCENTS`; ``["es", "es-419"]`` for Spanish speakers).
     """
     if k < 0:
         raise ValueError("k must be >= 0")
@@ -63,7 +64,7 @@ def make_speakers(k: int, seed: int = 0) -> list[Voice]:
             rng.shuffle(tier)
             order += tier
         pools[gender] = order
-    accents = ACCENTS[:]
+    accents = list(accents or ACCENTS)
     rng.shuffle(accents)
     voices: list[Voice] = []
     seen: set[tuple] = set()
