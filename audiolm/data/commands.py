@@ -135,6 +135,46 @@ def run_prepare_yodas(args: argparse.Namespace) -> int:
                        languages=_langs(args))
 
 
+# -- translation corpora -----------------------------------------------------------------------
+def _translation_args(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("corpus_dir", help=what)
+    p.add_argument("cv_dir", help="the Common Voice release folder of the source language (clips/ + validated.tsv; "
+                                  "release 4, cv-corpus-4-2019-12-10/<lang>, or its parent)")
+    p.add_argument("out", help="output folder for cuts_{train,dev,test}.jsonl.gz")
+    p.add_argument("--source-language", required=True, help="Common Voice language code, e.g. fr, de, es, zh-CN")
+    p.add_argument("--max-duration", type=float, default=60.0, help="skip longer clips (seconds)")
+
+
+def configure_prepare_cvss(p: argparse.ArgumentParser) -> None:
+    _translation_args(p, "an extracted CVSS release (holding train.tsv/dev.tsv/test.tsv + train/ dev/ test/ wavs, "
+                         "or <lang>-en/ with them)")
+    p.add_argument("--variant", choices=("c", "t"), default="c",
+                   help="CVSS-C (one canonical target voice) or CVSS-T (the source speaker's voice)")
+
+
+def run_prepare_cvss(args: argparse.Namespace) -> int:
+    from audiolm.data.cvss import prepare_cvss
+
+    stats = prepare_cvss(args.corpus_dir, args.cv_dir, args.out, source_language=args.source_language,
+                         variant=args.variant, max_duration=args.max_duration)
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {n} pairs" for k, n in stats["pairs"].items()))
+    return 0
+
+
+def configure_prepare_covost2(p: argparse.ArgumentParser) -> None:
+    _translation_args(p, "the folder holding covost_v2.<src>_<tgt>.tsv")
+    p.add_argument("--target-language", default="en", help="translation language (default en)")
+
+
+def run_prepare_covost2(args: argparse.Namespace) -> int:
+    from audiolm.data.covost2 import prepare_covost2
+
+    stats = prepare_covost2(args.corpus_dir, args.cv_dir, args.out, source_language=args.source_language,
+                            target_language=args.target_language, max_duration=args.max_duration)
+    print(f"wrote {args.out}: " + ", ".join(f"{k} {v['utterances']} utts / {v['hours']:.2f} h" for k, v in stats["splits"].items()))
+    return 0
+
+
 # -- text ----------------------------------------------------------------------------------------
 def configure_prepare_text(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", help="a .txt/.jsonl/.jsonl.gz/.jsonl.zst file or a folder of them")
