@@ -308,3 +308,39 @@ def test_warm_start_from_local_hf_qwen3(tmp_path):
     # a longer budget resumes the warm-started run (its shape comes from the checkpoint, not the YAML)
     cfg.trainer.max_tokens *= 2
     assert train_lm(cfg, datamodule=ToyLMData())["steps"] == 4
+
+
+def test_fine_tune_from_our_checkpoint_resumes_exactly(tmp_path):
+    """init_from a .ckpt of `audiolm train lm` (the S2ST fine-tuning path): its weights, then exact resume."""
+    from audiolm.lm.checkpoint import load_lm
+
+    base = toy_config(tmp_path / "base", steps=4)
+    train_lm(base, datamodule=ToyLMData())
+    base_ckpt = tmp_path / "base" / "toy" / "checkpoints" / "last.ckpt"
+    want = load_lm(base_ckpt).model.embed.weight.detach().clone()
+
+    class Capture(pl.Callback):
+        def on_train_start(self, trainer, pl_module):
+            self.embed = pl_module.model.embed.weight.detach().clone()
+
+    straight, cap = Recorder(), Capture()
+    cfg = toy_config(tmp_path / "ft", steps=8, ckpt_every_n_steps=4)
+    cfg.init_from = str(base_ckpt)
+    train_lm(cfg, datamodule=ToyLMData(), callbacks=[straight, cap])
+    torch.testing.assert_close(cap.embed, want)  # starts from the base model's weights
+    cfg_b = toy_config(tmp_path / "ft2", steps=8, ckpt_every_n_steps=4)
+    cfg_b.init_from = str(base_ckpt)
+    first, second = Recorder(), Recorder()
+    train_lm(cfg_b, datamodule=ToyLMData(), callbacks=[first, StopAt(4)])
+    train_lm(cfg_b, datamodule=ToyLMData(), callbacks=[second])
+    assert sorted(second.losses) == list(range(5, 9))
+    for step in range(5, 9):
+        assert second.losses[step] == pytest.approx(straight.losses[step], rel=1e-5, abs=1e-6), step
+
+
+def test_s2st_fine_tuning_preset_is_sodas():
+    cfg = load_train_config("s2st_soda")
+    o, t, d = cfg.optim, cfg.trainer, cfg.data
+    assert (o.name, o.lr, o.schedule, o.warmup_frac, o.weight_decay, o.betas, o.z_loss) == \
+        ("cautious_adamw", 2e-5, "cosine", 0.03, 0.01, [0.9, 0.999], 1e-4)
+    assert (t.epochs, t.global_batch_size, d.seq_len, d.formats, d.prompt) == (5, 64, 2048, ["s2st"], "src_audio")

@@ -83,3 +83,15 @@ def test_the_data_module_trains_on_pairs_with_prompt_labels_masked():
     assert n_response < len(doc) - 1  # the prompt (BOS + source audio) is not trained on
     assert sum(int((b["labels"] != IGNORE).sum()) for b in dm.val_batches()) == 12 * n_response
     assert all(int((b["labels"] != IGNORE).sum()) > 0 for b in take_batches(dm, 3))
+
+
+def test_an_epoch_of_pairs_is_counted_in_tokens():
+    rng = np.random.default_rng(1)
+    pairs = [(f"p{i}", [Utterance(rng.integers(0, 8, (2, 3 + i)), "hola", language="es"),
+                        Utterance(rng.integers(0, 8, (2, 4)), "hi", language="en")]) for i in range(5)]
+    cfg = DataConfig(formats=["s2st"], codebooks=[0, 1], seq_len=64, batch_size=2, num_workers=0, text_ratio=0.0)
+    dm = LMDataModule.from_documents(TOK, pairs, config=cfg)
+    want = sum(len(build_formats(u, ["s2st"], LAYOUT, TOK)[0]) for _, u in pairs)
+    assert dm.train_tokens_per_epoch() == want
+    dm_text = LMDataModule.from_documents(TOK, pairs, config=DataConfig(**{**cfg.__dict__, "text_ratio": 0.5}))
+    assert dm_text.train_tokens_per_epoch() == 2 * want  # the text share comes on top of the speech tokens

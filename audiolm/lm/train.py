@@ -103,12 +103,24 @@ def _resolve_vocab(cfg: LMTrainConfig, tokenizer) -> None:
 
 
 def _warm_start(cfg: LMTrainConfig, tokenizer):
-    """Load the local HF Qwen3 checkpoint with the vocabulary extended to the unified one.
+    """The initial weights: a ``.ckpt`` of ``audiolm train lm`` (fine-tuning our own model), or a
+    local HF Qwen3 checkpoint with the vocabulary extended to the unified one.
 
     A text LLM keeps its text rows and gets fresh audio rows; a folder that already covers the
     unified vocabulary (an exported audiolm model, SODA's releases) keeps every row (fine-tuning)."""
     from audiolm.lm.hf import load_hf_qwen3
 
+    if Path(cfg.init_from).is_file():
+        from audiolm.lm.checkpoint import load_lm
+
+        loaded = load_lm(cfg.init_from)
+        if tokenizer is not None and loaded.model.cfg.vocab_size != tokenizer.vocab.size:
+            raise ConfigError(f"init_from: {cfg.init_from} has {loaded.model.cfg.vocab_size} token rows, the tokenizer "
+                              f"{cfg.data.tokenizer} {tokenizer.vocab.size}: fine-tune with the tokenizer it was trained with")
+        model = loaded.model.train()
+        cfg.model = dataclasses.replace(model.cfg, max_seq_len=max(model.cfg.max_seq_len, cfg.model.max_seq_len))
+        model.cfg = cfg.model
+        return model
     keep = tokenizer.vocab.text_vocab_size if tokenizer is not None else None
     hf_vocab = int(json.loads((Path(cfg.init_from) / "config.json").read_text()).get("vocab_size", 0))
     if tokenizer is not None and hf_vocab >= tokenizer.vocab.size:
@@ -243,6 +255,11 @@ def train_lm(
         validate_train_config(cfg, require_data=True)
         datamodule = LMDataModule(cfg.data, tokenizer)
 
+    if cfg.trainer.epochs > 0 and cfg.trainer.max_tokens <= 0:
+        per_epoch = datamodule.train_tokens_per_epoch()
+        cfg.trainer = dataclasses.replace(cfg.trainer, max_tokens=float(cfg.trainer.epochs * per_epoch))
+        pl.utilities.rank_zero_only(print)(f"[audiolm] trainer.epochs={cfg.trainer.epochs}: {per_epoch} tokens per pass "
+                                           f"over the training data -> max_tokens={cfg.trainer.max_tokens:.0f}")
     last = run_dir / "checkpoints" / "last.ckpt"
     found = newest_valid_checkpoint(run_dir / "checkpoints") if resume else None
     ckpt_path = str(found) if found else None

@@ -45,7 +45,8 @@ class OptimConfig:
 class TrainerConfig:
     """Lightning trainer settings. Steps are optimizer steps."""
 
-    max_tokens: float = 0  # training budget in tokens (required; 5e11 allowed): steps = max_tokens // tokens per step
+    max_tokens: float = 0  # training budget in tokens (5e11 allowed): steps = max_tokens // tokens per step
+    epochs: float = 0  # instead of max_tokens: passes over the training data (fine-tuning), counted at start
     global_batch_size: int = 0  # sequences per optimizer step over all devices; 0 = data.batch_size x world size
     precision: str = "bf16-mixed"  # any Lightning precision: bf16-mixed | 32-true | bf16-true | 16-mixed
     accelerator: str = "auto"  # auto | cpu | gpu | cuda
@@ -72,7 +73,7 @@ class LMTrainConfig:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
-    init_from: str = ""  # local Hugging Face Qwen3 directory (or hf:DIR) for a warm start ("" = cold start)
+    init_from: str = ""  # warm start: a .ckpt of `audiolm train lm`, or a local HF Qwen3 directory (hf:DIR); "" = cold
     callbacks: List[Dict[str, Any]] = field(default_factory=list)  # [{class_path, init_args}]
 
 
@@ -106,8 +107,10 @@ def validate_train_config(cfg: LMTrainConfig, *, require_data: bool = False) -> 
             _bad(f"optim.{key}", f"must lie in [0, 1], got {getattr(o, key)}")
     if o.warmup_frac + (o.decay_frac if o.schedule == "wsd" else 0.0) > 1.0:
         _bad("optim.decay_frac", f"warmup_frac + decay_frac = {o.warmup_frac + o.decay_frac} > 1")
-    if t.max_tokens <= 0:
-        _bad("trainer.max_tokens", f"the token budget must be positive, got {t.max_tokens}")
+    if t.epochs < 0:
+        _bad("trainer.epochs", f"must be >= 0, got {t.epochs}")
+    if t.max_tokens <= 0 and t.epochs <= 0:
+        _bad("trainer.max_tokens", f"the token budget must be positive (or set trainer.epochs), got {t.max_tokens}")
     for key in ("global_batch_size", "val_every_n_steps", "val_batches", "ckpt_every_n_steps", "peak_flops"):
         if getattr(t, key) < 0:
             _bad(f"trainer.{key}", f"must be >= 0, got {getattr(t, key)}")
@@ -140,7 +143,8 @@ def validate_train_config(cfg: LMTrainConfig, *, require_data: bool = False) -> 
     if cfg.init_from.startswith("hf:"):
         cfg.init_from = cfg.init_from[3:]
     if cfg.init_from and not Path(cfg.init_from).exists():
-        _bad("init_from", f"{cfg.init_from!r} does not exist (a local Hugging Face Qwen3 directory)")
+        _bad("init_from", f"{cfg.init_from!r} does not exist (a .ckpt of `audiolm train lm` or a local Hugging Face "
+                          "Qwen3 directory)")
     return cfg
 
 

@@ -284,6 +284,25 @@ class LMDataModule(L.LightningDataModule):
             p.start_epoch,
         )
 
+    def train_tokens_per_epoch(self) -> int:
+        """Tokens in one pass over the training data as the stream builds them (speech documents, plus
+        the text share ``text_ratio`` on top); what ``trainer.epochs`` multiplies. Reads the data once."""
+        self._prepare()
+        speech = 0
+        if self.speech_train is not None:
+            r = SpeechReader(self.speech_train, 0, 1, self.config.seed, shuffle=False)
+            while (rec := r.take(None, finite=True)) is not None:
+                speech += sum(len(d) for d in self.builder.speech(rec, None))
+        if self.speech_train is None or self.config.text_ratio >= 1.0:
+            if self.text_train is None:
+                return 0
+            r = TextReader(self.text_train, 0, 1, self.config.seed, shuffle=False)
+            text = 0
+            while (rec := r.take(None, finite=True)) is not None:
+                text += sum(len(d) for d in self.builder.text(rec, None))
+            return text
+        return int(round(speech / (1.0 - self.config.text_ratio)))
+
     def train_dataloader(self) -> DataLoader:
         self._prepare()
         self._apply_loaded_state()
