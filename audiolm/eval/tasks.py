@@ -62,6 +62,10 @@ TASKS: dict[str, TaskSpec] = {
     "asr": TaskSpec("asr", "asr", "speech", "speech recognition by N-shot prompting (WER, CER)"),
     "tts": TaskSpec("tts", "tts", "speech", "zero-shot TTS with a voice prompt (judge WER, speaker similarity)"),
     "continuation": TaskSpec("continuation", "continuation", "speech", "speech continuation from a prompt"),
+    "s2tt": TaskSpec("s2tt", "s2tt", "translation",
+                     "speech-to-text translation by prompting in the fine-tuned format (BLEU, chrF; transcript WER)"),
+    "s2st": TaskSpec("s2st", "s2st", "translation",
+                     "speech-to-speech translation (ASR-BLEU of the judge, BLEU of the text, speaker similarity)"),
     "cross_modal": TaskSpec("cross_modal", "cross_modal", "speech",
                             "cross-modal gain (NLL of text without minus with its audio before it, and vice versa) + NLL vector"),
 }
@@ -137,6 +141,10 @@ class EvalOptions:
     asr_judge: str = "pocketsphinx"  # pocketsphinx | whisper:PATH | a local Whisper folder
     similarity: str = "mfcc"  # mfcc | wavlm:PATH | a local WavLMForXVector folder
     n_samples: int = 2  # audio samples kept per generating task (tensorboard, --save-audio)
+    translation_shots: int = 0  # s2tt/s2st: dev pairs before each item (0 for a fine-tuned model)
+    translation_max_new_tokens: int = 96  # per text stage (transcript, translation)
+    translation_temperature: float = 1e-4  # SODA's S2TT eval (blueberry-eval): temperature 1e-4, top-p 0.8
+    translation_top_p: float = 0.8
 
     def __post_init__(self) -> None:
         if self.aggregation not in ("mean", "sum"):
@@ -530,8 +538,10 @@ def run_task(ctx: EvalContext, name: str, data_dir, opts: EvalOptions, paths: di
         if not folder.exists():
             raise BenchmarkError(f"{name}: benchmark data not found at {folder}")
         from audiolm.eval.cross_modal import run_cross_modal
+        from audiolm.eval.translation import run_s2st, run_s2tt
 
-        runner = {"asr": run_asr, "tts": run_tts, "continuation": run_continuation, "cross_modal": run_cross_modal}[spec.kind]
+        runner = {"asr": run_asr, "tts": run_tts, "continuation": run_continuation, "cross_modal": run_cross_modal,
+                  "s2tt": run_s2tt, "s2st": run_s2st}[spec.kind]
         kw = {k: v for k, v in hooks.items() if k in runner.__code__.co_varnames}
         metrics, samples = runner(ctx, name, folder, opts, **kw)
     metrics["seconds_taken"] = round(time.time() - t0, 2)
