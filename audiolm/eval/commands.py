@@ -148,7 +148,7 @@ def run_eval(args) -> int:
     def progress(r):
         m = r.metrics
         head = "ERROR " + m["error"] if "error" in m else ", ".join(
-            f"{k}={m[k]:.4f}" for k in ("accuracy", "wer", "similarity") if isinstance(m.get(k), float))
+            f"{k}={m[k]:.4f}" for k in ("accuracy", "wer", "similarity", "bleu", "asr_bleu") if isinstance(m.get(k), float))
         print(f"[{r.name}] {head}", flush=True)
 
     results = run_tasks(ctx, names, data_dir, opts, paths, on_result=progress)

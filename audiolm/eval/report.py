@@ -7,7 +7,8 @@ import math
 from pathlib import Path
 
 # the metrics shown in the table for each kind of task (all metrics are in report.json)
-HEADLINE = ("accuracy", "wer", "cer", "similarity", "wer_reference", "similarity_reference", "seconds")
+HEADLINE = ("accuracy", "wer", "cer", "similarity", "wer_reference", "similarity_reference", "bleu", "chrf",
+            "transcript_wer", "asr_bleu", "similarity_to_source", "seconds")
 
 
 def _fmt(v) -> str:
@@ -25,7 +26,8 @@ def table(tasks: dict[str, dict]) -> str:
             continue
         shown = [k for k in HEADLINE if k in m]
         for k in shown:
-            chance = _fmt(m["chance"]) if (k == "accuracy" and "chance" in m) else "-"
+            chance = _fmt(m["chance"]) if (k == "accuracy" and "chance" in m) else (
+                _fmt(m["chance_bleu"]) if k == "bleu" and "chance_bleu" in m else "-")
             rows.append((name, k, _fmt(m[k]), chance, str(m.get("n", ""))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
