@@ -4,7 +4,6 @@ import csv
 import json
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import yaml

@@ -122,7 +122,7 @@ def reconstruction_metrics(codec, cuts, *, max_cuts: int = 50, max_seconds: floa
             recognizer = PocketsphinxASR()
         except Exception as e:  # pragma: no cover - pocketsphinx missing
             log.warning("ASR unavailable: %s", e)
-    mel_d, stois, pesqs, usage = [], [], [], []
+    mel_d, stois, pesqs = [], [], []
     err = {"original": [0, 0], "reconstruction": [0, 0]}
     all_codes = []
     for cut, audio, codes in items:
