@@ -106,3 +106,20 @@ def test_translation_tasks_run_through_run_tasks_and_fail_clearly(corpus, tmp_pa
 def test_the_memory_oracle_returns_the_nearest_training_translation(corpus):
     train = load_pairs("s2tt", corpus, "train")
     assert memory_oracle(train, train[:5]) == [p.target_text for p in train[:5]]
+
+
+def test_the_cascade_reference_is_the_judge_then_the_memory(corpus):
+    ctx = _ctx()
+    gen, pairs = _perfect(ctx, corpus)
+
+    class Hears:
+        name = "hears-the-truth"
+
+        def __init__(self):
+            self.texts = iter(p.source_text for p in pairs)
+
+        def transcribe(self, wavs, sr):
+            return [next(self.texts) for _ in wavs]
+
+    res, _ = run_s2tt(ctx, "s2tt", corpus, EvalOptions(translation_cascade=True), generate_fn=gen, judge=Hears())
+    assert res["cascade_transcript_wer"] == 0.0 and res["bleu_cascade"] == pytest.approx(res["bleu_oracle_memory"])

@@ -145,6 +145,7 @@ class EvalOptions:
     translation_max_new_tokens: int = 96  # per text stage (transcript, translation)
     translation_temperature: float = 1e-4  # SODA's S2TT eval (blueberry-eval): temperature 1e-4, top-p 0.8
     translation_top_p: float = 0.8
+    translation_cascade: bool = False  # also score ASR judge (source language) -> translation memory
 
     def __post_init__(self) -> None:
         if self.aggregation not in ("mean", "sum"):

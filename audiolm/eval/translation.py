@@ -15,9 +15,10 @@ puts N dev pairs in that format before each test item (a base model that never s
 Scores: corpus BLEU and chrF (``sacrebleu``) with a bootstrap 95% interval over items; the
 transcript's WER; for S2ST the ASR-BLEU of the English judge on the generated speech, the speaker
 similarity of the generated target to the source, and the share of generations that ended. Controls:
-a constant baseline (the most common dev translation for every item) and a translation-memory
-oracle that knows the training pairs (the translation of the training pair whose source text shares
-the most words with the item's *true* transcript).
+a constant baseline (the most common dev translation for every item), a translation-memory oracle
+that knows the training pairs (the translation of the training pair whose source text shares the
+most words with the item's *true* transcript) and, with ``translation_cascade``, a cascade of our
+own parts: the ASR judge on the source speech, then that memory on what it heard.
 """
 
 from __future__ import annotations
@@ -93,14 +94,15 @@ def bleu_interval(refs: Sequence[str], hyps: Sequence[str], seed: int = 0, n_boo
     return [float(np.percentile(scores, 2.5)), float(np.percentile(scores, 97.5))]
 
 
-def memory_oracle(train: Sequence[Pair], items: Sequence[Pair]) -> list[str]:
-    """The translation of the training pair whose source text shares the most words with each item's."""
+def memory_oracle(train: Sequence[Pair], items: Sequence[Pair] | Sequence[str]) -> list[str]:
+    """The translation of the training pair whose source text shares the most words with each item's
+    (an item is a :class:`Pair`, whose true transcript is used, or a recognised transcript)."""
     from audiolm.eval.metrics import normalize_text
 
     bags = [Counter(normalize_text(p.source_text).split()) for p in train]
     out = []
     for it in items:
-        words = Counter(normalize_text(it.source_text).split())
+        words = Counter(normalize_text(it if isinstance(it, str) else it.source_text).split())
         best = max(range(len(train)), key=lambda i: (sum((bags[i] & words).values()), -i))
         out.append(train[best].target_text)
     return out
@@ -171,18 +173,33 @@ def _scores(task: str, folder: Path, test: Sequence[Pair], dev: Sequence[Pair], 
     res["bleu_baseline_constant"] = corpus_bleu(refs, [common] * len(refs))["bleu"]
     train_path = Path(folder) / "cuts_train.jsonl.gz"
     if train_path.is_file():
-        res["bleu_oracle_memory"] = corpus_bleu(refs, memory_oracle(load_pairs(task, folder, "train"), test))["bleu"]
+        train = load_pairs(task, folder, "train")
+        res["bleu_oracle_memory"] = corpus_bleu(refs, memory_oracle(train, test))["bleu"]
+        if out.get("cascade_transcripts") is not None:  # our parts in a row: the ASR judge, then the memory
+            heard = out["cascade_transcripts"]
+            res["bleu_cascade"] = corpus_bleu(refs, memory_oracle(train, heard))["bleu"]
+            res["cascade_transcript_wer"] = wer_cer([p.source_text for p in test], heard)["wer"]
     res["examples"] = [{"source": p.source_text, "transcript": t, "ref": p.target_text, "hyp": h}
                        for p, t, h in list(zip(test, out["transcripts"], out["translations"]))[:3]]
     return res
 
 
-def run_s2tt(ctx, task: str, folder: Path, opts, generate_fn=None) -> tuple[dict, list]:
+def cascade_transcripts(test: Sequence[Pair], judge) -> list[str]:
+    """The ASR judge on the source speech (the first part of a cascade: ASR -> translation memory)."""
+    from audiolm.eval.tasks import _cut_audio
+
+    return [judge.transcribe([a], r)[0] for a, r in (_cut_audio(p.source) for p in test)]
+
+
+def run_s2tt(ctx, task: str, folder: Path, opts, generate_fn=None, judge=None) -> tuple[dict, list]:
+    from audiolm.eval.judges import make_asr_judge
     from audiolm.eval.tasks import default_generate
 
     generate_fn = generate_fn or default_generate()
     test, dev, shots, codes = _items(ctx, task, folder, opts, need_target=False)
     out = translate(ctx, task, test, shots, opts, generate_fn, codes)
+    if opts.translation_cascade:
+        out["cascade_transcripts"] = cascade_transcripts(test, judge or make_asr_judge(opts.asr_judge, ctx.device))
     return _scores(task, folder, test, dev, out, opts), []
 
 
@@ -196,6 +213,8 @@ def run_s2st(ctx, task: str, folder: Path, opts, generate_fn=None, judge=None, s
     sim = sim or make_similarity(opts.similarity, ctx.device)
     test, dev, shots, codes = _items(ctx, task, folder, opts, need_target=True)
     out = translate(ctx, task, test, shots, opts, generate_fn, codes)
+    if opts.translation_cascade:
+        out["cascade_transcripts"] = cascade_transcripts(test, judge)
     v = ctx.vocab
     # the layout's token count for the frames (a delay layout needs its extra steps)
     budget = max(ctx.layout.n_tokens(math.ceil(codec.frame_rate * min(opts.tts_max_seconds, 2 * p.target.duration + 1.0)))

@@ -67,11 +67,11 @@ run_stage 2 finetune audiolm train lm s2st_quick exp_dir="$exp" name=lm init_fro
   data.tokenizer="$qs/tokenizer.json" "data.train_shards=[$exp/tokens/train]" "data.val_shards=[$exp/tokens/dev]" $FT_SET
 # 3. the base model (2 dev pairs as shots) and the fine-tuned model (no shots) on the same test pairs
 evaluate() {
-  local judge="asr_judge=corpus:$C"
+  local judge="asr_judge=corpus:$C"  # a phone recogniser + word loop trained on this corpus (both languages)
   audiolm eval "$BASE" --data "s2tt=$C" --data "s2st=$C" --tasks s2tt,s2st --set "$judge" \
     --set translation_shots=2 --max-items "$ITEMS" --out "$exp/eval/base.json"
   audiolm eval "$FT" --data "s2tt=$C" --data "s2st=$C" --tasks s2tt,s2st --set "$judge" \
-    --max-items "$ITEMS" --out "$exp/eval/finetuned.json" --save-audio "$exp/eval/audio"
+    --set translation_cascade=true --max-items "$ITEMS" --out "$exp/eval/finetuned.json" --save-audio "$exp/eval/audio"
   python recipes/s2st/summarize.py "$exp/eval/base.json" "$exp/eval/finetuned.json" | tee "$exp/eval/summary.md"
 }
 run_stage 3 eval evaluate
