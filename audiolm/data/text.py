@@ -19,13 +19,13 @@ interrupted run leaves no half-written ``.jsonl.gz``. No document at all is an e
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import logging
 import re
 from pathlib import Path
 from typing import Iterator
 
+from audiolm.textfiles import open_compressed
 from audiolm.data.corpora import LayoutError, hash_split
 from audiolm.errors import NothingProduced
 from audiolm.jsonfiles import write_json_atomic
@@ -57,17 +57,6 @@ def find_text_files(src: Path) -> list[Path]:
     return files
 
 
-def _open_binary(path: Path):
-    kind = _kind(path)
-    if kind == ".jsonl.gz":
-        return gzip.open(path, "rb")
-    if kind == ".jsonl.zst":
-        import zstandard
-
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True))
-    return open(path, "rb")
-
-
 BOM = "\ufeff"
 
 
@@ -93,7 +82,7 @@ def iter_documents(path: Path, report: SkipReport, field: str = "text", name: st
     """(id, text) for each document of one file; generated ids start with ``name`` (default: file stem)."""
     stem = re.sub(r"\.(txt|jsonl)(\.(gz|zst))?$", "", name or path.name, flags=re.I)
     try:
-        fh = _open_binary(path)
+        fh = open_compressed(path)
     except OSError as e:
         report.skip("unreadable_file", f"{path} ({e})")
         return

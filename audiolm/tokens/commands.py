@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import gzip
-import io
 import json
 from pathlib import Path
 from typing import Iterator
 
+from audiolm.textfiles import open_compressed
 from audiolm.skips import SkipReport
 
 
@@ -41,20 +40,10 @@ def _expand(inputs) -> list[Path]:
     return files
 
 
-def _lines(p: Path):
-    if p.name.endswith(".gz"):
-        return gzip.open(p, "rb")
-    if p.name.endswith(".zst"):
-        import zstandard
-
-        return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(p, "rb")))
-    return open(p, "rb")
-
-
 def iter_training_texts(files, skips: SkipReport) -> Iterator[str]:
     """Transcripts of cut manifests and texts of text corpora, bad lines counted in ``skips``."""
     for p in files:
-        with _lines(p) as f:
+        with open_compressed(p) as f:
             for n, raw in enumerate(f):
                 where = f"{p.name}:{n + 1}"
                 try:

@@ -17,8 +17,6 @@ document split over two shards becomes two documents.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import logging
 import math
@@ -261,16 +259,10 @@ class MemorySpeechSource:
 
 # -- text --------------------------------------------------------------------------------------
 def _open_lines(path: str) -> Iterator[bytes]:
-    p = Path(path)
-    if p.name.endswith(".gz"):
-        f = gzip.open(p, "rb")
-    elif p.name.endswith(".zst"):
-        import zstandard
+    from audiolm.textfiles import open_compressed
 
-        f = io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(p, "rb")))
-    else:
-        f = open(p, "rb")
-    with f:
+    p = Path(path)
+    with open_compressed(p) as f:
         try:
             yield from f
         except READ_ERRORS as e:  # a truncated gzip/zstd stream: the lines before it are kept
