@@ -244,3 +244,20 @@ def test_eval_callback_logs_to_tensorboard(data, tmp_path, monkeypatch):
     tags = acc.Tags()["scalars"]
     assert "eval/tblimp/accuracy" in tags and "eval/swuggy/accuracy" in tags
     assert acc.Scalars("eval/swuggy/accuracy")[0].step == 5
+
+
+def test_eval_asks_with_the_shared_prompt_builders(data, monkeypatch):
+    """What the CLI builds (tests/test_lm_prompts.py) is what the eval builds: the same functions."""
+    from audiolm.lm import prompts
+
+    built = []
+    for name in ("asr_prompt", "tts_prompt", "continuation_prompt"):
+        real = getattr(prompts, name)
+        monkeypatch.setattr(prompts, name, lambda *a, _real=real, **k: built.append(_real(*a, **k)) or built[-1])
+    ctx = _ctx()
+    gen = scripted_generate(lambda p: [ctx.vocab.text_end, ctx.vocab.audio_end])
+    run_asr(ctx, "asr", data / "speech", EvalOptions(asr_shots=1, max_items=2), generate_fn=gen)
+    run_tts(ctx, "tts", data / "speech", EvalOptions(max_items=2), generate_fn=gen, judge=FakeJudge(lambda w: ""),
+            sim=FakeSim())
+    asked = [p for call in gen.calls for p in call["prompts"]]
+    assert len(built) == len(asked) == 4 and asked == built

@@ -22,7 +22,7 @@ from audiolm.eval.context import EvalContext
 from audiolm.eval.items import BenchmarkError, BenchmarkSet
 from audiolm.eval.scoring import (ScoreRequest, aggregate, audio_request, mean_and_stderr, per_item_accuracy,
                                   score_requests_by_group, text_request)
-from audiolm.tokens.documents import audio_span, text_span
+from audiolm.lm import prompts
 
 log = logging.getLogger("audiolm")
 
@@ -316,7 +316,7 @@ def _constraint(ctx: EvalContext):
 
 
 def _head(ctx: EvalContext) -> list[int]:
-    return [ctx.bos_id] if ctx.bos_id is not None else []
+    return prompts.head(ctx.tokenizer)
 
 
 def load_speech_split(task: str, folder: Path, split: str):
@@ -343,13 +343,8 @@ def _generate(ctx, generate_fn, prompts, opts: EvalOptions, **kw) -> list[list[i
 
 def ids_to_audio(ctx: EvalContext, ids: Sequence[int], task: str) -> np.ndarray:
     """Generated ids -> waveform: audio ids up to the first non-audio one, whole frames, codec-decoded."""
-    vocab, layout = ctx.vocab, ctx.layout
-    arr = np.asarray(list(ids), dtype=np.int64)
-    stop = np.flatnonzero(~np.asarray(vocab.is_audio(arr), dtype=bool))
-    if len(stop):
-        arr = arr[: stop[0]]
-    tpf = int(layout.tokens_per_frame)
-    arr = arr[: len(arr) // tpf * tpf]
+    layout = ctx.layout
+    arr = prompts.generated_audio(ctx.vocab, layout, ids)
     sr = int(ctx.get_codec(task).sample_rate)
     if len(arr) == 0:
         return np.zeros(0, dtype=np.float32)
@@ -385,12 +380,10 @@ def run_asr(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, genera
     shots = [pool[i] for i in rng.choice(len(pool), size=min(opts.asr_shots, len(pool)), replace=False)] if opts.asr_shots else []
     codes = ctx.encode_cuts(task, dev, [c.id for c in shots])
     codes.update(ctx.encode_cuts(task, test, [c.id for c in test_cuts]))
-    span = lambda cid: audio_span(ctx.layout, _check_codes(codes[cid], ctx.layout, task))  # noqa: E731
-    shot_ids: list[int] = []
-    for s in shots:
-        shot_ids += span(s.id) + text_span(ctx.tokenizer, s.supervisions[0].text)
-    prompts = [_head(ctx) + shot_ids + span(c.id) + [ctx.vocab.text_start] for c in test_cuts]
-    gens = _generate(ctx, generate_fn, prompts, opts, max_new_tokens=opts.asr_max_new_tokens, temperature=1.0, top_k=1,
+    checked = lambda cid: _check_codes(codes[cid], ctx.layout, task)  # noqa: E731
+    shot_pairs = [(checked(s.id), s.supervisions[0].text) for s in shots]
+    asks = [prompts.asr_prompt(ctx.tokenizer, ctx.layout, checked(c.id), shot_pairs) for c in test_cuts]
+    gens = _generate(ctx, generate_fn, asks, opts, max_new_tokens=opts.asr_max_new_tokens, temperature=1.0, top_k=1,
                      stop_ids=[ctx.vocab.text_end])
     hyps = [ctx.tokenizer.decode_text([t for t in g if t != ctx.vocab.text_end]).strip() for g in gens]
     refs = [c.supervisions[0].text for c in test_cuts]
@@ -439,14 +432,12 @@ def run_tts(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, genera
         raise BenchmarkError(f"{task}: no speaker in {folder}/cuts_test.jsonl.gz has two utterances (a voice prompt needs one)")
     codes = ctx.encode_cuts(task, test, [p.id for _, p in pairs])
     codec = ctx.get_codec(task)
-    tpf = int(ctx.layout.tokens_per_frame)
-    prompts, budgets = [], []
+    asks, budgets = [], []
     for tgt, pr in pairs:
-        prompts.append(_head(ctx) + text_span(ctx.tokenizer, pr.supervisions[0].text)
-                       + audio_span(ctx.layout, _check_codes(codes[pr.id], ctx.layout, task))
-                       + text_span(ctx.tokenizer, tgt.supervisions[0].text) + [ctx.vocab.audio_start])
-        budgets.append(tpf * math.ceil(codec.frame_rate * min(opts.tts_max_seconds, 2 * tgt.duration + 1.0)))
-    gens = _generate(ctx, generate_fn, prompts, opts, max_new_tokens=max(budgets), temperature=opts.temperature,
+        asks.append(prompts.tts_prompt(ctx.tokenizer, ctx.layout, tgt.supervisions[0].text,
+                                       _check_codes(codes[pr.id], ctx.layout, task), pr.supervisions[0].text))
+        budgets.append(prompts.audio_budget(ctx.layout, codec.frame_rate, min(opts.tts_max_seconds, 2 * tgt.duration + 1.0)))
+    gens = _generate(ctx, generate_fn, asks, opts, max_new_tokens=max(budgets), temperature=opts.temperature,
                      top_k=opts.top_k, stop_ids=[ctx.vocab.audio_end], constraint=_constraint(ctx))
     sr = int(codec.sample_rate)
     wavs = [ids_to_audio(ctx, g, task) for g in gens]
@@ -493,17 +484,15 @@ def run_continuation(ctx: EvalContext, task: str, folder: Path, opts: EvalOption
     test = load_speech_split(task, folder, "test")
     cuts = sorted(test, key=lambda c: c.id)[: opts.max_items or None]
     codes = ctx.encode_cuts(task, test, [c.id for c in cuts])
-    tpf = int(ctx.layout.tokens_per_frame)
-    prompts, prompt_wavs = [], []
+    asks, prompt_wavs = [], []
     for c in cuts:
-        body = np.asarray(ctx.layout.encode(_check_codes(codes[c.id], ctx.layout, task)))
-        n_frames = len(body) // tpf
-        p = min(int(round(opts.continuation_prompt_seconds * codec.frame_rate)), max(1, n_frames // 2))
-        prompts.append(_head(ctx) + [ctx.vocab.audio_start] + [int(t) for t in body[: p * tpf]])
+        c_codes = _check_codes(codes[c.id], ctx.layout, task)
+        p = min(int(round(opts.continuation_prompt_seconds * codec.frame_rate)), max(1, c_codes.shape[1] // 2))
+        asks.append(prompts.continuation_prompt(ctx.tokenizer, ctx.layout, c_codes, p))
         a, sr_c = _cut_audio(c)
         prompt_wavs.append((a[: int(p / codec.frame_rate * sr_c)], sr_c))
-    max_new = tpf * math.ceil(codec.frame_rate * opts.continuation_seconds)
-    gens = _generate(ctx, generate_fn, prompts, opts, max_new_tokens=max_new, temperature=opts.temperature,
+    max_new = prompts.audio_budget(ctx.layout, codec.frame_rate, opts.continuation_seconds)
+    gens = _generate(ctx, generate_fn, asks, opts, max_new_tokens=max_new, temperature=opts.temperature,
                      top_k=opts.top_k, stop_ids=[ctx.vocab.audio_end], constraint=_constraint(ctx))
     sr = int(codec.sample_rate)
     wavs = [ids_to_audio(ctx, g, task) for g in gens]

@@ -23,7 +23,6 @@ own parts: the ASR judge on the source speech, then that memory on what it heard
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +31,7 @@ from typing import Sequence
 import numpy as np
 
 from audiolm.eval.items import BenchmarkError
+from audiolm.lm import prompts
 from audiolm.tokens.documents import audio_span
 from audiolm.tokens.translation import language_tag
 
@@ -216,8 +216,7 @@ def run_s2st(ctx, task: str, folder: Path, opts, generate_fn=None, judge=None, s
     if opts.translation_cascade:
         out["cascade_transcripts"] = cascade_transcripts(test, judge)
     v = ctx.vocab
-    # the layout's token count for the frames (a delay layout needs its extra steps)
-    budget = max(ctx.layout.n_tokens(math.ceil(codec.frame_rate * min(opts.tts_max_seconds, 2 * p.target.duration + 1.0)))
+    budget = max(prompts.audio_budget(ctx.layout, codec.frame_rate, min(opts.tts_max_seconds, 2 * p.target.duration + 1.0))
                  for p in test)
     p3 = [p + [v.audio_start] for p in out["prompts"]]
     g3 = _generate(ctx, generate_fn, p3, opts, max_new_tokens=budget, temperature=opts.temperature, top_k=opts.top_k,

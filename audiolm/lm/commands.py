@@ -1,13 +1,8 @@
 """CLI verbs of the LM: ``audiolm train lm`` and ``audiolm generate continue|tts|asr``.
 
-Prompts follow the document formats the model was trained on (SODA):
-
-* continuation: ``BOS <|audio_start|> A_prompt`` -> more audio tokens until ``<|audio_end|>``
-  (or ``BOS <|text_start|> text`` -> more text until ``<|text_end|>``);
-* TTS (text-first): ``BOS [<|text_start|>T_voice<|text_end|><|audio_start|>A_voice<|audio_end|>]
-  <|text_start|>T<|text_end|><|audio_start|>`` -> audio until ``<|audio_end|>``;
-* ASR (audio-first, N shots): ``BOS (<|audio_start|>A_i<|audio_end|><|text_start|>T_i<|text_end|>)*N
-  <|audio_start|>A<|audio_end|><|text_start|>`` -> text until ``<|text_end|>``.
+Prompts are built by :mod:`audiolm.lm.prompts` (the same as ``audiolm eval``'s): continuation
+(``BOS <|audio_start|> A_prompt`` -> more audio, or ``BOS <|text_start|> text`` -> more text), TTS
+with an optional voice prompt, N-shot ASR.
 
 Audio goes through the codec the training shards were tokenized with (its spec is stored in the
 checkpoint; ``--codec`` overrides it) and is written as .wav or .flac.
@@ -20,6 +15,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
+from audiolm.lm import prompts
 
 
 def _quiet_lightning() -> None:
@@ -155,12 +152,6 @@ class _Session:
         codes = self.codec.encode(torch.from_numpy(wav)[None, None].to(self.device))
         return codes[0].cpu().numpy()
 
-    def audio_tokens(self, codes: np.ndarray) -> list[int]:
-        """The layout's tokens of whole frames only (a delay layout's trailing fills are cut, so that
-        the model continues the span)."""
-        T = codes.shape[1]
-        return self.layout.encode(codes)[: T * self.layout.tokens_per_frame].tolist()
-
     def decode(self, audio_ids: list[int]) -> np.ndarray:
         """Audio token ids of one span -> mono float32 waveform."""
         import torch
@@ -183,7 +174,7 @@ class _Session:
 
     def audio_budget(self, seconds: float) -> int:
         frame_rate = float((self.lm.codec_info or {}).get("frame_rate") or self.codec.frame_rate)
-        return int(np.ceil(seconds * frame_rate)) * self.layout.tokens_per_frame + self.layout.tokens_per_frame + 1
+        return prompts.audio_budget(self.layout, frame_rate, seconds)
 
     def generate(self, prompt: list[int], max_new_tokens: int, stop: list[int], temperature: float | None = None) -> list[int]:
         from audiolm.lm.generate import ModalityConstraint, generate
@@ -195,19 +186,8 @@ class _Session:
             stop_ids=stop, constraint=ModalityConstraint(self.vocab, self.layout), seed=a.seed,
         )[0]
 
-    def text_span(self, text: str) -> list[int]:
-        from audiolm.tokens.documents import text_span
 
-        return text_span(self.tok, text)
-
-    def audio_span(self, codes: np.ndarray) -> list[int]:
-        from audiolm.tokens.documents import audio_span
-
-        return audio_span(self.layout, codes)
-
-
-def _until(ids: list[int], stop: int) -> list[int]:
-    return ids[: ids.index(stop)] if stop in ids else ids
+_until = prompts.until
 
 
 # ---- audiolm generate continue ---------------------------------------------------------------
@@ -234,9 +214,9 @@ def run_generate_continue(args) -> int:
         print(args.text + s.tok.decode_text(_until(new, v.text_end)))
         return 0
     wav = s.read_audio(args.wav, args.prompt_seconds) if args.wav else s.read_cut(args.cuts, args.cut_id, args.prompt_seconds)[0]
-    head = s.audio_tokens(s.encode(wav))
-    new = s.generate([s.tok.bos_id, v.audio_start, *head], s.audio_budget(args.seconds), [v.audio_end])
-    new = _until(new, v.audio_end)
+    prompt = prompts.continuation_prompt(s.tok, s.layout, s.encode(wav))
+    new = _until(s.generate(prompt, s.audio_budget(args.seconds), [v.audio_end]), v.audio_end)
+    head = prompt[prompt.index(v.audio_start) + 1 :]
     out = s.decode(new if args.new_only else head + new)
     s.write(args.out, out)
     return 0
@@ -255,13 +235,8 @@ def configure_generate_tts(p: argparse.ArgumentParser) -> None:
 def run_generate_tts(args) -> int:
     s = _Session(args)
     v = s.vocab
-    prompt = [s.tok.bos_id]
-    if args.voice_wav:
-        voice = s.encode(s.read_audio(args.voice_wav))
-        if args.voice_text:
-            prompt += s.text_span(args.voice_text)
-        prompt += s.audio_span(voice)
-    prompt += s.text_span(args.text) + [v.audio_start]
+    voice = s.encode(s.read_audio(args.voice_wav)) if args.voice_wav else None
+    prompt = prompts.tts_prompt(s.tok, s.layout, args.text, voice, args.voice_text if args.voice_wav else None)
     new = _until(s.generate(prompt, s.audio_budget(args.seconds), [v.audio_end]), v.audio_end)
     s.write(args.out, s.decode(new))
     return 0
@@ -279,7 +254,7 @@ def configure_generate_asr(p: argparse.ArgumentParser) -> None:
 def run_generate_asr(args) -> int:
     s = _Session(args)
     v = s.vocab
-    prompt = [s.tok.bos_id]
+    shots = []
     if args.shots:
         if not args.shots_from:
             raise SystemExit("--shots needs --shots-from CUTS (transcribed utterances)")
@@ -292,13 +267,13 @@ def run_generate_asr(args) -> int:
             text = " ".join(x.text for x in cut.supervisions if x.text).strip()
             if not text:
                 continue
-            prompt += s.audio_span(s.encode(load_cut(cut, s.codec.sample_rate))) + s.text_span(text)
+            shots.append((s.encode(load_cut(cut, s.codec.sample_rate)), text))
             taken += 1
             if taken == args.shots:
                 break
         if taken < args.shots:
             print(f"note: only {taken} transcribed cuts in {args.shots_from}", file=sys.stderr)
-    prompt += s.audio_span(s.encode(s.read_audio(args.wav))) + [v.text_start]
+    prompt = prompts.asr_prompt(s.tok, s.layout, s.encode(s.read_audio(args.wav)), shots)
     new = s.generate(prompt, args.max_new_tokens, [v.text_end])
     print(s.tok.decode_text(_until(new, v.text_end)).strip())
     return 0
