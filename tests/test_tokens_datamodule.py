@@ -179,7 +179,7 @@ def test_bad_input_is_skipped_and_counted(tmp_path):
     assert skipped["empty transcript"] >= 1 and skipped["missing codes"] >= 1
     assert skipped["empty text"] >= 1 and skipped["invalid JSON line"] >= 1 and skipped["non-UTF-8 text"] >= 1
     assert 0.2 < dm.achieved_text_share() < 0.4
-    with pytest.raises(ValueError, match="needs speech shards"):
+    with pytest.raises(ValueError, match="text_ratio=0.1 needs speech"):
         take(LMDataModule.from_documents(TOK, [], TEXTS, config=cfg()), 1)
 
 
@@ -226,3 +226,19 @@ def test_ddp_state_is_gathered_from_all_ranks_and_resumes_each(tmp_path):
         dm = LMDataModule.from_documents(TOK, DOCS, TEXTS, config=cfg(), rank=rank, world_size=2)
         dm.load_state_dict(sd)
         assert same(take(dm, 5 - rank), ref[3 + rank:])
+
+
+def test_data_rules_live_in_one_validate():
+    from audiolm.config import ConfigError
+
+    cases = {"data.text_ratio: must be in": dict(text_ratio=1.5), "data.seq_len": dict(seq_len=1),
+             "data.formats": dict(formats=["s2st", "text_first"]), "data.prompt": dict(prompt="tgt_audio"),
+             "data.layout": dict(layout="zigzag"), "data.formats: \\['nope'\\]": dict(formats=["nope"])}
+    for msg, kw in cases.items():
+        with pytest.raises(ConfigError, match=msg):
+            cfg(**kw).validate()
+    with pytest.raises(ConfigError, match="data.train_shards: text_ratio=0.1 needs speech"):
+        cfg(text_train=["t.jsonl"]).validate(require_data=True)
+    with pytest.raises(ConfigError, match="text_ratio=1 needs text corpora"):
+        cfg(train_shards=["s"], text_ratio=1.0).validate(require_data=True)
+    assert cfg(train_shards=["s"]).validate(require_data=True).text_ratio == 0.1

@@ -120,20 +120,9 @@ def validate_train_config(cfg: LMTrainConfig, *, require_data: bool = False) -> 
         _bad("trainer.devices", f"must be -1 (all) or a positive count, got {t.devices}")
     if t.num_nodes <= 0:
         _bad("trainer.num_nodes", f"must be positive, got {t.num_nodes}")
-    if cfg.data.seq_len <= 0:
-        _bad("data.seq_len", f"must be positive, got {cfg.data.seq_len}")
-    if cfg.data.batch_size <= 0:
-        _bad("data.batch_size", f"must be positive, got {cfg.data.batch_size}")
+    cfg.data.validate(require_data=require_data)
     if cfg.data.seq_len > cfg.model.max_seq_len:
         _bad("data.seq_len", f"{cfg.data.seq_len} exceeds model.max_seq_len={cfg.model.max_seq_len}")
-    speech = cfg.data.train_shards or cfg.data.string_train
-    if require_data and not speech and not cfg.data.text_train:
-        _bad("data.train_shards", "no training data: set data.train_shards (token shards), data.string_train "
-             "(string-form documents) or data.text_train")
-    if require_data and not speech and cfg.data.text_ratio < 1.0:
-        _bad("data.train_shards", f"data.text_ratio={cfg.data.text_ratio} needs speech: token shards in "
-             "data.train_shards or string-form documents in data.string_train (or data.text_ratio=1 for a "
-             "text-only run)")
     for i, cb in enumerate(cfg.callbacks):
         if not isinstance(cb, dict) or "class_path" not in cb:
             _bad(f"callbacks[{i}]", "must be a mapping {class_path: module.Class, init_args: {...}}")

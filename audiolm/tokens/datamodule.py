@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from audiolm.skips import SkipReport
 from audiolm.tokens.layout import make_layout
-from audiolm.tokens.packing import mix_documents, pack_arrays, pack_documents
+from audiolm.tokens.packing import check_mixture, mix_documents, pack_arrays, pack_documents
 from audiolm.tokens.sources import (
     FileTextSource,
     MemorySpeechSource,
@@ -77,6 +77,40 @@ class DataConfig:
     val_max_batches: int = 0  # 0 = the whole validation set
     #: translation formats (s2st/s2tt): the last prompt part, no loss on it (none|src_audio|src_text|tgt_text)
     prompt: str = "src_audio"
+
+    def validate(self, *, require_data: bool = False) -> "DataConfig":
+        """The data rules, in one place (``audiolm train lm`` and the data module call it); one-line
+        errors naming the ``data.`` key. ``require_data``: the config itself must name training data."""
+        from audiolm.config import ConfigError
+        from audiolm.tokens.documents import FORMATS, TRANSLATION_FORMATS
+        from audiolm.tokens.translation import PROMPTS
+
+        def bad(key: str, msg: str) -> None:
+            raise ConfigError(f"data.{key}: {msg}")
+
+        if self.seq_len < 2:
+            bad("seq_len", f"must be >= 2, got {self.seq_len}")
+        if self.batch_size < 1:
+            bad("batch_size", f"must be positive, got {self.batch_size}")
+        if self.layout not in ("frame_major", "delay"):
+            bad("layout", f"{self.layout!r} is not frame_major or delay")
+        if not self.formats or any(f not in FORMATS for f in self.formats):
+            bad("formats", f"{list(self.formats)}: each must be one of {', '.join(FORMATS)}")
+        pairs = [f for f in self.formats if f in TRANSLATION_FORMATS]
+        if pairs and len(pairs) != len(self.formats):
+            bad("formats", f"{list(self.formats)}: translation formats read pair documents and cannot be mixed "
+                           "with the pretraining formats")
+        if self.prompt not in PROMPTS:
+            bad("prompt", f"{self.prompt!r} is not one of {', '.join(PROMPTS)}")
+        if not 0.0 <= self.text_ratio <= 1.0:
+            bad("text_ratio", f"must be in [0, 1], got {self.text_ratio}")
+        if require_data:
+            try:
+                check_mixture(bool(self.train_shards or self.string_train), bool(self.text_train), self.text_ratio,
+                              speech_key="data.train_shards", text_key="data.text_train")
+            except ValueError as e:
+                raise ConfigError(f"data.train_shards: {e}") from None
+        return self
 
 
 def _to_torch(batch: dict, tokens_per_frame: int, frame_rate: float) -> dict:
@@ -152,13 +186,8 @@ class LMDataModule(L.LightningDataModule):
             tokenizer = UnifiedTokenizer.from_file(config.tokenizer)
         self.tokenizer = tokenizer
         self.vocab = tokenizer.vocab
+        config.validate()
         self.layout = make_layout(config.layout, list(config.codebooks), self.vocab)
-        if config.seq_len < 2 or config.batch_size < 1:
-            raise ValueError("seq_len must be >= 2 and batch_size >= 1")
-        from audiolm.tokens.translation import PROMPTS
-
-        if config.prompt not in PROMPTS:
-            raise ValueError(f"data.prompt={config.prompt!r} is not one of {', '.join(PROMPTS)}")
         self.builder = ItemBuilder(tokenizer, self.layout, tuple(config.formats), config.max_doc_tokens or config.seq_len,
                                    prompt=config.prompt)
         self._given = dict(speech_train=speech_train, text_train=text_train, speech_val=speech_val, text_val=text_val)

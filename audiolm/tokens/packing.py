@@ -150,6 +150,21 @@ def pack_documents(docs: Iterable[TokenDocument], seq_len: int, batch_size: int,
         yield last
 
 
+def check_mixture(has_speech: bool, has_text: bool, text_ratio: float, *, speech_key: str = "train_shards",
+                  text_key: str = "text_train") -> None:
+    """The rules of a speech/text mixture (one home: configs, the data module and streams use it)."""
+    if not 0.0 <= text_ratio <= 1.0:
+        raise ValueError(f"text_ratio must be in [0, 1], got {text_ratio}")
+    if not has_speech and not has_text:
+        raise ValueError(f"no training data: give speech ({speech_key}: token shards, or string_train: string-form "
+                         f"documents) and/or text corpora ({text_key})")
+    if not has_text and text_ratio >= 1.0:
+        raise ValueError(f"text_ratio=1 needs text corpora ({text_key})")
+    if not has_speech and text_ratio < 1.0:
+        raise ValueError(f"text_ratio={text_ratio} needs speech ({speech_key}: token shards, or string_train: "
+                         "string-form documents); use text_ratio=1 for a text-only run")
+
+
 class TokenMixer:
     """Chooses speech or text so that text tokens stay at ``text_ratio`` of all tokens.
 
@@ -158,8 +173,7 @@ class TokenMixer:
     """
 
     def __init__(self, text_ratio: float, speech_tokens: int = 0, text_tokens: int = 0) -> None:
-        if not 0.0 <= text_ratio <= 1.0:
-            raise ValueError(f"text_ratio must be in [0, 1], got {text_ratio}")
+        check_mixture(True, True, text_ratio)
         self.text_ratio = text_ratio
         self.speech_tokens, self.text_tokens = int(speech_tokens), int(text_tokens)
 

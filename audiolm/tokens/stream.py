@@ -20,7 +20,7 @@ from typing import Sequence
 from audiolm.skips import SkipReport
 from audiolm.tokens.documents import TokenDocument, build_formats, text_document
 from audiolm.tokens.layout import Layout
-from audiolm.tokens.packing import Packer, TokenMixer
+from audiolm.tokens.packing import check_mixture, Packer, TokenMixer
 from audiolm.tokens.sources import SpeechReader, TextReader
 from audiolm.tokens.string_form import StringForm, string_document
 
@@ -92,12 +92,7 @@ class TrainStream:
     _skips: SkipReport = field(init=False)
 
     def __post_init__(self) -> None:
-        if self.speech_source is None and self.text_source is None:
-            raise ValueError("no training data: give speech shards and/or text corpora")
-        if self.text_source is None and self.text_ratio >= 1.0:
-            raise ValueError("text_ratio=1 needs text corpora (text_train)")
-        if self.speech_source is None and self.text_ratio < 1.0:
-            raise ValueError(f"text_ratio={self.text_ratio} needs speech shards (train_shards); use text_ratio=1 for text only")
+        check_mixture(self.speech_source is not None, self.text_source is not None, self.text_ratio)
 
     def __iter__(self):
         st = self.state or {}
