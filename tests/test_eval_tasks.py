@@ -209,8 +209,10 @@ def test_eval_callback_logs_to_tensorboard(data, tmp_path, monkeypatch):
             super().__init__()
             self.model = ctx.model
 
-        def eval_context(self):
-            return self.model, ctx.tokenizer, ctx.layout, "fake:framing"
+        def loaded(self):
+            from audiolm.lm.loaded import LoadedLM
+
+            return LoadedLM(self.model, ctx.tokenizer, ctx.layout, "fake:framing", config=None)
 
     class Trainer:
         is_global_zero = True

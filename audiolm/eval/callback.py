@@ -6,10 +6,8 @@ Join a training run from its LM config (lm never imports eval)::
       - class_path: audiolm.eval.callback.EvalCallback
         init_args: {tasks: "swuggy,sblimp,salmon_speaker,tts", data: data/benchmarks, every_n_steps: 500, max_items: 64}
 
-What it needs from the LightningModule (the accessor agreed in docs/architecture.md):
-``pl_module.eval_context() -> (model, tokenizer, layout, codec_spec)`` when the module defines it;
-otherwise it is derived from ``LMModule``'s attributes: ``model``, ``tokenizer_json`` (the unified
-tokenizer), ``cfg.data.layout`` / ``cfg.data.codebooks`` (the layout) and ``codec["spec"]``.
+What it needs from the LightningModule: ``pl_module.loaded() -> LoadedLM`` (``LMModule`` has it;
+the same type ``load_lm`` returns), made into an ``EvalContext`` by ``EvalContext.from_loaded``.
 
 Scalars go to ``eval/<task>/<metric>``; TTS and continuation samples to ``eval/<task>/<i>`` as
 audio. Each run uses the same items (the first ``max_items`` of each set) so curves are
@@ -26,24 +24,6 @@ import lightning.pytorch as pl
 import torch
 
 log = logging.getLogger("audiolm")
-
-
-def context_from_module(pl_module) -> tuple:
-    """(model, tokenizer, layout, codec_spec) of a LightningModule (see the module docstring)."""
-    if hasattr(pl_module, "eval_context"):
-        return tuple(pl_module.eval_context())
-    model = pl_module.model
-    tok_json = getattr(pl_module, "tokenizer_json", None)
-    if not tok_json:
-        raise RuntimeError("EvalCallback: the LightningModule has no tokenizer (tokenizer_json) and no eval_context()")
-    from audiolm.lm.checkpoint import load_tokenizer_from_json
-    from audiolm.tokens.layout import make_layout
-
-    tokenizer = load_tokenizer_from_json(tok_json)
-    cfg = pl_module.cfg
-    layout = make_layout(cfg.data.layout, list(cfg.data.codebooks), tokenizer.vocab)
-    codec = getattr(pl_module, "codec", None) or {}
-    return model, tokenizer, layout, codec.get("spec") if isinstance(codec, dict) else None
 
 
 class EvalCallback(pl.Callback):
@@ -77,15 +57,13 @@ class EvalCallback(pl.Callback):
 
         from audiolm.eval.context import EvalContext
 
-        model, tokenizer, layout, codec_spec = context_from_module(pl_module)
         if self._ctx is None:
-            cfg = getattr(pl_module, "cfg", None)
-            max_len = getattr(getattr(cfg, "model", None), "max_seq_len", None)
             cache = self.cache_dir or str(Path(self.data) / ".codes")
-            self._ctx = EvalContext(model=model, tokenizer=tokenizer, layout=layout, codec_spec=codec_spec,
-                                    device=str(pl_module.device), cache_dir=Path(cache), max_len=max_len,
-                                    trained_len=getattr(getattr(cfg, "data", None), "seq_len", None))
-        self._ctx.model = model
+            try:
+                self._ctx = EvalContext.from_loaded(pl_module.loaded(), str(pl_module.device), cache)
+            except ValueError as e:
+                raise RuntimeError(f"EvalCallback: {e}") from None
+        self._ctx.model = pl_module.model
         self._ctx.device = str(pl_module.device)
         return self._ctx
 

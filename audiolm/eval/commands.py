@@ -135,15 +135,12 @@ def run_eval(args) -> int:
     from audiolm.lm.hf_folder import hf_options
 
     loaded = load_lm(ckpt, device=device, **hf_options(args))
-    if loaded.tokenizer is None or loaded.layout is None:
-        print(f"audiolm eval: {ckpt} was trained without a tokenizer; it cannot be prompted or scored", file=sys.stderr)
-        return 2
-    max_len = getattr(getattr(loaded.config, "model", None), "max_seq_len", None)
     cache = args.cache_dir or (str(Path(data_dir) / ".codes") if data_dir else None)
-    ctx = EvalContext(model=loaded.model, tokenizer=loaded.tokenizer, layout=loaded.layout,
-                      codec_spec=args.codec or loaded.codec_spec, device=device,
-                      cache_dir=Path(cache) if cache else None, max_len=max_len,
-                      trained_len=getattr(getattr(loaded.config, "data", None), "seq_len", None))
+    try:
+        ctx = EvalContext.from_loaded(loaded, device, cache, codec_spec=args.codec)
+    except ValueError as e:
+        print(f"audiolm eval: {ckpt}: {e}", file=sys.stderr)
+        return 2
 
     def progress(r):
         m = r.metrics

@@ -41,6 +41,20 @@ class EvalContext:
     trained_len: int | None = None  # the rows it was trained on (data.seq_len): scored contexts are cut to it
     _codes: dict = field(default_factory=dict, repr=False)  # codes by (codec, task, item); also judge memos
 
+    @classmethod
+    def from_loaded(cls, loaded, device: str = "cpu", cache_dir: Path | None = None,
+                    codec_spec: str | None = None) -> "EvalContext":
+        """The context of a :class:`~audiolm.lm.loaded.LoadedLM` (a checkpoint, a HF folder, or the
+        module being trained); ``codec_spec`` overrides the one it names."""
+        if loaded.tokenizer is None or loaded.layout is None:
+            raise ValueError("the model was trained without a tokenizer; it cannot be prompted or scored")
+        cfg = loaded.config
+        return cls(model=loaded.model, tokenizer=loaded.tokenizer, layout=loaded.layout,
+                   codec_spec=codec_spec or loaded.codec_spec, device=device,
+                   cache_dir=Path(cache_dir) if cache_dir else None,
+                   max_len=getattr(getattr(cfg, "model", None), "max_seq_len", None),
+                   trained_len=getattr(getattr(cfg, "data", None), "seq_len", None))
+
     @property
     def vocab(self):
         return self.tokenizer.vocab

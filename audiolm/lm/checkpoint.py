@@ -8,28 +8,16 @@ travels inside it under ``checkpoint["audiolm"]`` (see :mod:`audiolm.lm.module`)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from audiolm.config import config_from_dict
 from audiolm.lm.config import ModelConfig
 from audiolm.lm.model import AudioLM
+from audiolm.lm.loaded import LoadedLM, layout_of  # noqa: F401  (LoadedLM: re-exported, its former home)
 from audiolm.lm.module import CHECKPOINT_FORMAT, CheckpointMismatchError
 from audiolm.lm.train_config import LMTrainConfig
-
-
-@dataclass
-class LoadedLM:
-    model: AudioLM  # eval mode, on the requested device
-    tokenizer: Any  # audiolm.tokens.tokenizer.UnifiedTokenizer, or None for a run without one
-    layout: Any  # audiolm.tokens.layout.Layout of the training data, or None without a tokenizer
-    codec_spec: str | None  # for audiolm.codec.load_codec (None when the data had no codec.json)
-    config: LMTrainConfig
-    codec_info: dict | None = field(default=None)  # the full codec.json (sample/frame rate, sizes)
-    step: int = 0
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -93,10 +81,8 @@ def load_lm(path: str | Path, device: str | torch.device = "cpu", **hf_options) 
 
     tokenizer = layout = None
     if meta.get("tokenizer_json"):
-        from audiolm.tokens.layout import make_layout
-
         tokenizer = load_tokenizer_from_json(meta["tokenizer_json"])
-        layout = make_layout(config.data.layout, list(config.data.codebooks), tokenizer.vocab)
+        layout = layout_of(config, tokenizer)
     codec = meta.get("codec") or None
     return LoadedLM(
         model=model, tokenizer=tokenizer, layout=layout, codec_spec=(codec or {}).get("spec"),

@@ -72,7 +72,7 @@ def read_audiolm_json(folder: Path) -> dict:
 def load_hf_lm(path: str | Path, device: str | torch.device = "cpu", *, codec: str | None = None,
                layout: str | None = None, codebooks: Sequence[int] | None = None):
     """A local Hugging Face Qwen3 folder as :class:`audiolm.lm.checkpoint.LoadedLM` (fp32, eval mode)."""
-    from audiolm.lm.checkpoint import LoadedLM
+    from audiolm.lm.loaded import LoadedLM
     from audiolm.lm.hf import from_hf
     from audiolm.lm.train_config import LMTrainConfig
     from audiolm.tokens.layout import make_layout

@@ -171,6 +171,20 @@ class LMModule(pl.LightningModule):
         self._last_val_step = -1
         self._compiled = None
 
+    def loaded(self):
+        """This module as a :class:`~audiolm.lm.loaded.LoadedLM` (what evaluation during training uses)."""
+        from audiolm.lm.loaded import LoadedLM, layout_of
+
+        tokenizer = layout = None
+        if self.tokenizer_json:
+            from audiolm.lm.checkpoint import load_tokenizer_from_json
+
+            tokenizer = load_tokenizer_from_json(self.tokenizer_json)
+            layout = layout_of(self.cfg, tokenizer)
+        step = int(self.trainer.global_step) if self._trainer is not None else 0
+        return LoadedLM(model=self.model, tokenizer=tokenizer, layout=layout, codec_spec=(self.codec or {}).get("spec"),
+                        config=self.cfg, codec_info=self.codec, step=step)
+
     # ---- forward -------------------------------------------------------------------------
     def forward(self, input_ids, position_ids=None, document_ids=None):
         fn = self._compiled if self._compiled is not None else self.model
