@@ -344,3 +344,23 @@ def test_s2st_fine_tuning_preset_is_sodas():
     assert (o.name, o.lr, o.schedule, o.warmup_frac, o.weight_decay, o.betas, o.z_loss) == \
         ("cautious_adamw", 2e-5, "cosine", 0.03, 0.01, [0.9, 0.999], 1e-4)
     assert (t.epochs, t.global_batch_size, d.seq_len, d.formats, d.prompt) == (5, 64, 2048, ["s2st"], "src_audio")
+
+
+def test_the_training_module_is_a_loaded_lm_for_evaluation(tmp_path):
+    from audiolm.config import to_dict
+    from audiolm.eval.context import EvalContext
+    from audiolm.lm.module import LMModule
+    from audiolm.tokens.testing import tiny_tokenizer
+
+    tok = tiny_tokenizer(n_codebooks=4, codebook_size=16)
+    cfg = toy_config(tmp_path)
+    cfg.data.codebooks, cfg.data.layout = [0, 1], "delay"
+    module = LMModule(to_dict(cfg), codec={"spec": "codec.ckpt", "frame_rate": 12.5},
+                      tokenizer_json=tok.hf.to_str())
+    loaded = module.loaded()
+    assert loaded.model is module.model and loaded.codec_spec == "codec.ckpt" and loaded.step == 0
+    assert loaded.layout.name == "delay" and loaded.layout.codebooks == [0, 1]
+    assert loaded.tokenizer.vocab.size == tok.vocab.size
+    ctx = EvalContext.from_loaded(loaded, "cpu", tmp_path / "cache")
+    assert (ctx.max_len, ctx.trained_len, ctx.codec_spec) == (64, 32, "codec.ckpt")
+    assert EvalContext.from_loaded(loaded, codec_spec="other.ckpt").codec_spec == "other.ckpt"
