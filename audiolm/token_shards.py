@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from audiolm.jsonfiles import read_json_object
@@ -58,6 +59,55 @@ def read_codec_json(out: str | Path) -> dict | None:
     if path is None:
         return None
     return read_json_object(path, "rerun `audiolm tokenize` into this folder to rewrite it")
+
+
+@dataclass(frozen=True)
+class CodecInfo:
+    """The codec description of token shards (``codec.json``): what the codes mean."""
+
+    spec: str  # for audiolm.codec.load_codec: a codec checkpoint path or mimi:PATH
+    sample_rate: int
+    frame_rate: float
+    n_codebooks: int
+    codebook_size: int
+
+    KEYS = ("spec", "sample_rate", "frame_rate", "n_codebooks", "codebook_size")
+
+    @classmethod
+    def from_dict(cls, d: dict, where: str = "codec.json") -> "CodecInfo":
+        missing = [k for k in cls.KEYS if k not in d]
+        if missing:
+            raise ValueError(f"{where}: no {', '.join(missing)} (a codec description has {', '.join(cls.KEYS)})")
+        try:
+            return cls(str(d["spec"]), int(d["sample_rate"]), float(d["frame_rate"]), int(d["n_codebooks"]),
+                       int(d["codebook_size"]))
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: a value of {dict((k, d[k]) for k in cls.KEYS)} is not a number") from None
+
+    @classmethod
+    def of(cls, codec) -> "CodecInfo":
+        """The description of a loaded codec (``AudioCodec.info()``)."""
+        return cls.from_dict(codec.info(), f"codec {getattr(codec, 'spec', '')}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def check_fits(self, vocab, codebooks=None, where: str = "") -> None:
+        """The one check that codes of this codec fit a vocabulary (and a layout's codebooks)."""
+        at = f"{where}: " if where else ""
+        if self.codebook_size != vocab.codebook_size:
+            raise ValueError(f"{at}the codec has {self.codebook_size} codes per codebook, the tokenizer "
+                             f"{vocab.codebook_size}: not the codec the tokenizer was built for")
+        need = max(codebooks) + 1 if codebooks else 1
+        if self.n_codebooks < need or vocab.n_codebooks < need:
+            raise ValueError(f"{at}codebooks {list(codebooks or [])} need {need} codebooks; the codec has "
+                             f"{self.n_codebooks}, the tokenizer {vocab.n_codebooks}")
+
+
+def read_codec_info(out: str | Path) -> CodecInfo | None:
+    """The typed codec description of a shard folder; None when it has none."""
+    d = read_codec_json(out)
+    return None if d is None else CodecInfo.from_dict(d, str(codec_json_path(out)))
 
 
 def migrate_legacy(out: str | Path) -> bool:

@@ -123,3 +123,30 @@ def test_cli_train_bpe_and_build(tmp_path, capsys, llama):
     assert cli(["tokens", "train-bpe", str(tmp_path / "nope.jsonl"), str(out)]) == 2  # one line, no traceback
     err = capsys.readouterr().err
     assert "audiolm tokens train-bpe: error:" in err and "nope.jsonl not found" in err
+
+
+def test_tokenizers_take_the_audio_shape_from_the_shards(tmp_path, capsys, llama):
+    from audiolm.tokens.testing import write_token_shards
+    from audiolm.token_shards import CodecInfo, meta_dir
+
+    shards = write_token_shards(tmp_path / "tok", [("d", [(np.zeros((3, 4), dtype=np.int64), "a b")])], codebook_size=48)
+    meta_dir(shards).mkdir()
+    (shards / "codec.json").rename(meta_dir(shards) / "codec.json")
+    text = tmp_path / "t.jsonl"
+    text.write_text("\n".join(json.dumps({"text": s}) for s in sentences(200)))
+    out = tmp_path / "bpe.json"
+    assert cli(["tokens", "train-bpe", str(text), str(out), "--vocab-size", "300", "--shards", str(shards)]) == 0
+    v = UnifiedTokenizer.from_file(out).vocab
+    assert (v.n_codebooks, v.codebook_size) == (3, 48)
+    assert cli(["tokens", "build", str(llama[2] / "text.json"), str(tmp_path / "u.json"), "--shards", str(shards)]) == 0
+    assert UnifiedTokenizer.from_file(tmp_path / "u.json").vocab.codebook_size == 48
+    capsys.readouterr()
+    assert cli(["tokens", "train-bpe", str(text), str(out), "--shards", str(shards), "--codebook-size", "64"]) == 2
+    assert "--codebook-size 64 disagrees" in capsys.readouterr().err
+    info = CodecInfo.from_dict(json.loads((meta_dir(shards) / "codec.json").read_text()))
+    with pytest.raises(ValueError, match="48 codes per codebook, the tokenizer 32"):
+        info.check_fits(type("V", (), {"codebook_size": 32, "n_codebooks": 3})())
+    with pytest.raises(ValueError, match=r"codebooks \[0, 3\] need 4 codebooks; the codec has 3"):
+        info.check_fits(type("V", (), {"codebook_size": 48, "n_codebooks": 8})(), [0, 3])
+    with pytest.raises(ValueError, match="no frame_rate"):
+        CodecInfo.from_dict({"spec": "x", "sample_rate": 1, "n_codebooks": 1, "codebook_size": 2})

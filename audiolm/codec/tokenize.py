@@ -47,7 +47,7 @@ from ..jsonfiles import read_json_object, write_json_atomic
 from ..skips import SkipReport
 from ..shard_urls import RemoteReadError
 from .tokenize_input import TokenizeInput, open_input
-from ..token_shards import meta_dir, migrate_legacy, progress_dir, read_codec_json
+from ..token_shards import meta_dir, migrate_legacy, progress_dir, read_codec_info
 from .tokenize_progress import (
     PartLock, check_codec_json, check_plan, clean_scratch, manifest_fingerprint, restart, scratch_folder,
 )
@@ -400,10 +400,9 @@ def decode_shards(codec_spec: str, shards_dir, out_dir, *, max_cuts: int = 0, de
     if codec is None:
         codec = load_codec(codec_spec, device=device)
     shards_dir, out = Path(shards_dir), Path(out_dir)
-    info = read_codec_json(shards_dir)
-    if info is not None:
-        if info.get("n_codebooks", codec.n_codebooks) > codec.n_codebooks or info.get("codebook_size") != codec.codebook_size:
-            raise ValueError(f"{shards_dir} was tokenized with {info}, which this codec ({codec.info()}) cannot decode")
+    info = read_codec_info(shards_dir)
+    if info is not None and (info.n_codebooks > codec.n_codebooks or info.codebook_size != codec.codebook_size):
+        raise ValueError(f"{shards_dir} was tokenized with {info.to_dict()}, which this codec ({codec.info()}) cannot decode")
     out.mkdir(parents=True, exist_ok=True)
     cuts = open_shards(shards_dir)
     written = []

@@ -113,9 +113,12 @@ class _Session:
             from audiolm.codec import load_codec
 
             self._codec = load_codec(spec, device=self.device)
-            if self._codec.codebook_size != self.vocab.codebook_size:
-                raise SystemExit(f"codec {spec} has {self._codec.codebook_size} codes per codebook, the LM "
-                                 f"{self.vocab.codebook_size}: not the codec the LM was trained with")
+            from audiolm.token_shards import CodecInfo
+
+            try:
+                CodecInfo.of(self._codec).check_fits(self.vocab, self.layout.codebooks, f"codec {spec}")
+            except ValueError as e:
+                raise SystemExit(f"audiolm generate: error: {e}") from None
         return self._codec
 
     # audio <-> tokens

@@ -12,6 +12,30 @@ from audiolm.skips import SkipReport
 
 
 # -- train-bpe ---------------------------------------------------------------------------------
+def _audio_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shards", default=None, metavar="DIR",
+                   help="token shards of `audiolm tokenize`: take the codebooks and their size from DIR's codec description")
+    p.add_argument("--n-codebooks", type=int, default=None, help="audio codebooks (default: from --shards, else 8)")
+    p.add_argument("--codebook-size", type=int, default=None, help="codes per codebook (default: from --shards, else 2048)")
+
+
+def _audio_shape(args) -> tuple[int, int]:
+    """(n_codebooks, codebook_size): the flags, else the shards' codec description, else Mimi's 8 x 2048."""
+    n_q, size = args.n_codebooks, args.codebook_size
+    if args.shards:
+        from audiolm.token_shards import read_codec_info
+
+        info = read_codec_info(args.shards)
+        if info is None:
+            raise FileNotFoundError(f"{args.shards}: no codec description ({args.shards}.meta/codec.json): not the output "
+                                    "of `audiolm tokenize`")
+        for flag, given, have in (("--n-codebooks", n_q, info.n_codebooks), ("--codebook-size", size, info.codebook_size)):
+            if given is not None and given != have:
+                raise ValueError(f"{flag} {given} disagrees with {args.shards}'s codec ({have})")
+        return info.n_codebooks, info.codebook_size
+    return (8 if n_q is None else n_q), (2048 if size is None else size)
+
+
 def configure_tokens_train_bpe(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="cuts_*.jsonl.gz (transcripts), text jsonl[.gz|.zst] ({'id','text'}) or .txt files; "
@@ -19,8 +43,7 @@ def configure_tokens_train_bpe(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", metavar="OUT", help="unified tokenizer.json to write")
     p.add_argument("--vocab-size", type=int, default=8192, help="text BPE vocabulary size incl. BOS/EOS (default 8192)")
     p.add_argument("--min-frequency", type=int, default=2)
-    p.add_argument("--n-codebooks", type=int, default=8)
-    p.add_argument("--codebook-size", type=int, default=2048)
+    _audio_args(p)
     p.add_argument("--max-texts", type=int, default=0, help="stop after this many texts (0 = all)")
 
 
@@ -89,7 +112,8 @@ def run_tokens_train_bpe(args) -> int:
             count[0] += 1
             yield t
 
-    tok = train_bpe(texts(), args.vocab_size, args.min_frequency, args.n_codebooks, args.codebook_size)
+    n_q, size = _audio_shape(args)
+    tok = train_bpe(texts(), args.vocab_size, args.min_frequency, n_q, size)
     if count[0] == 0:
         raise SystemExit(f"no training text found in {[str(f) for f in files]}")
     tok.save(args.out)
@@ -103,8 +127,7 @@ def run_tokens_train_bpe(args) -> int:
 def configure_tokens_build(p: argparse.ArgumentParser) -> None:
     p.add_argument("text_tokenizer", metavar="HF_TOKENIZER_JSON", help="a Hugging Face tokenizer.json (e.g. Llama-3's)")
     p.add_argument("out", metavar="OUT", help="unified tokenizer.json to write")
-    p.add_argument("--n-codebooks", type=int, default=8)
-    p.add_argument("--codebook-size", type=int, default=2048)
+    _audio_args(p)
     p.add_argument("--bos", default=None, help="BOS token name (default: detected)")
     p.add_argument("--eos", default=None, help="EOS token name (default: detected)")
 
@@ -112,7 +135,8 @@ def configure_tokens_build(p: argparse.ArgumentParser) -> None:
 def run_tokens_build(args) -> int:
     from audiolm.tokens.tokenizer import UnifiedTokenizer
 
-    tok = UnifiedTokenizer.from_text_tokenizer(args.text_tokenizer, args.n_codebooks, args.codebook_size, args.bos, args.eos)
+    n_q, size = _audio_shape(args)
+    tok = UnifiedTokenizer.from_text_tokenizer(args.text_tokenizer, n_q, size, args.bos, args.eos)
     tok.save(args.out)
     v = tok.vocab
     print(f"{args.out}: {tok}")

@@ -276,12 +276,12 @@ class LMDataModule(L.LightningDataModule):
         self._prepared = True
 
     def _check_codec(self, info: dict) -> None:
+        from audiolm.token_shards import CodecInfo
+
         v = self.vocab
-        if int(info.get("codebook_size", v.codebook_size)) != v.codebook_size:
-            raise ValueError(f"codec.json codebook_size {info['codebook_size']} != tokenizer's {v.codebook_size}")
-        n_q = int(info.get("n_codebooks", v.n_codebooks))
-        if n_q <= self.layout.codebooks[-1] or v.n_codebooks <= self.layout.codebooks[-1]:
-            raise ValueError(f"codebooks {self.layout.codebooks} need more codebooks than the codec ({n_q}) / tokenizer ({v.n_codebooks}) have")
+        full = {"spec": "", "sample_rate": 0, "frame_rate": 0.0, "n_codebooks": v.n_codebooks,
+                "codebook_size": v.codebook_size, **info}  # an older codec.json may lack some keys
+        CodecInfo.from_dict(full).check_fits(v, self.layout.codebooks, "codec.json of the token shards")
 
     # -- training -------------------------------------------------------------------------------
     def _apply_loaded_state(self) -> None:

@@ -78,11 +78,9 @@ tokenize_all() {
 }
 run_stage 4 tokenize tokenize_all
 # 5. the unified tokenizer: byte-level BPE on transcripts + text, then specials, then audio ids
-train_tokenizer() {
-  local cb
-  cb=$(python -c "import json,sys; print(json.load(open(sys.argv[1]))['codebook_size'])" "$exp/tokens/train.meta/codec.json")
+train_tokenizer() {  # the codebooks and their size come from the shards' codec description
   audiolm tokens train-bpe "$D/corpus/cuts_train.jsonl.gz" "$D/text/text_train.jsonl.gz" \
-    "$exp/tokenizer.json" --vocab-size "$BPE" --n-codebooks 8 --codebook-size "$cb"
+    "$exp/tokenizer.json" --vocab-size "$BPE" --shards "$exp/tokens/train"
 }
 run_stage 5 tokenizer train_tokenizer
 # 6. the interleaved LM (conf/lm/quickstart.yaml): text-first + audio-first + word-level documents,
