@@ -4,7 +4,6 @@ Formats (SODA, utterance-level interleaving; ``A_i`` = the layout's tokens of ut
 
 ``text_first``   ``BOS <|text_start|>T1<|text_end|><|audio_start|>A1<|audio_end|> ... EOS``
 ``audio_first``  ``BOS <|audio_start|>A1<|audio_end|><|text_start|>T1<|text_end|> ... EOS``
-``both``         the document twice: text_first, then audio_first (two documents)
 ``audio_only``   ``BOS <|audio_start|>A1<|audio_end|><|audio_start|>A2<|audio_end|> ... EOS``
 ``text_only``    ``BOS T1 T2 ... EOS`` (transcripts as plain text, joined by spaces, no tags)
 ``s2st`` / ``s2tt``  a translation pair (source, target utterance) as one sequence with a loss mask
@@ -36,10 +35,10 @@ from audiolm.skips import SkipReport
 from audiolm.tokens.layout import Layout
 from audiolm.tokens.modality import ACOUSTIC, SEMANTIC, SPECIAL, TEXT
 
-FORMATS = ("text_first", "audio_first", "both", "audio_only", "text_only", "word_interleaved", "s2st", "s2tt")
+FORMATS = ("text_first", "audio_first", "audio_only", "text_only", "word_interleaved", "s2st", "s2tt")
 TRANSLATION_FORMATS = ("s2st", "s2tt")  # a translation pair as one sequence: audiolm.tokens.translation
-_NEEDS_TEXT = {"text_first", "audio_first", "both", "text_only", "word_interleaved"}
-_NEEDS_AUDIO = {"text_first", "audio_first", "both", "audio_only", "word_interleaved"}
+_NEEDS_TEXT = {"text_first", "audio_first", "text_only", "word_interleaved"}
+_NEEDS_AUDIO = {"text_first", "audio_first", "audio_only", "word_interleaved"}
 MAX_SPAN_WORDS = 6  # word_interleaved: spans of 1..6 words
 
 
@@ -167,15 +166,6 @@ def build_documents(
         from audiolm.tokens.translation import build_pair_document
 
         return build_pair_document(utterances, fmt, layout, tokenizer, prompt=prompt, skips=skips, source=source)
-    if fmt == "both":
-        tids = text_ids
-        if tids is None:
-            tids = tokenizer.encode_text_batch([u[1] or "" for u in utterances])
-        kw = dict(skips=skips, source=source, text_ids=tids, _audio_cache={} if _audio_cache is None else _audio_cache)
-        out = build_documents(utterances, "text_first", layout, tokenizer, max_tokens, **kw)
-        # count skips once: the second pass sees the same utterances
-        kw["skips"] = None
-        return out + build_documents(utterances, "audio_first", layout, tokenizer, max_tokens, **kw)
     v = tokenizer.vocab
     need_text, need_audio = fmt in _NEEDS_TEXT, fmt in _NEEDS_AUDIO
     keep: list[int] = []
@@ -335,7 +325,7 @@ def build_formats(
             elif need_audio and (bad := _valid_codes(codes, layout)):
                 skips.skip(bad, f"{source}#{i}")
     tids = None
-    if any(f in ("text_first", "audio_first", "both") for f in formats):
+    if any(f in ("text_first", "audio_first") for f in formats):
         tids = tokenizer.encode_text_batch([u[1] or "" for u in utterances])
     out: list[TokenDocument] = []
     cache: dict = {}  # each utterance's audio tokens are laid out once for all formats

@@ -161,6 +161,3 @@ def epoch_of(state: dict | None) -> int:
     return max([c[0] for c in (state.get("speech"), state.get("text")) if c] or [0])
 
 
-def audio_seconds(n_audio_labels: int, tokens_per_frame: int, frame_rate: float) -> float:
-    return float(n_audio_labels) / tokens_per_frame / frame_rate
-

@@ -90,10 +90,6 @@ class Vocabulary:
     def size(self) -> int:
         return self.audio_offset + self.n_codebooks * self.codebook_size
 
-    @property
-    def special_ids(self) -> tuple[int, int, int, int]:
-        return (self.text_start, self.text_end, self.audio_start, self.audio_end)
-
     def audio_id(self, q, code):
         """Token id of ``code`` in codebook ``q`` (ints or numpy/torch arrays)."""
         return self.audio_offset + q * self.codebook_size + code
@@ -114,9 +110,3 @@ class Vocabulary:
     def audio_id_to_pua(self, ids):
         """PUA code points of audio ids (``0xE000 + q*stride + code``)."""
         return PUA_BASE + self.codebook_of(ids) * pua_stride(self.codebook_size) + self.code_of(ids)
-
-    def pua_to_audio_id(self, points):
-        """Audio ids of PUA code points (inverse of :meth:`audio_id_to_pua`; no range check)."""
-        off = points - PUA_BASE
-        stride = pua_stride(self.codebook_size)
-        return self.audio_id(off // stride, off % stride)
