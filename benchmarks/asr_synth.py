@@ -8,7 +8,7 @@ Two sentence sets per voice: ``everyday`` (short common sentences, fixed below) 
 rarer words, so pocketsphinx's general-English language model helps much less). The chance control
 scores each transcript against another sentence (a shifted pairing): the WER when no word comes
 through. Judge and metric are the evaluation's (``audiolm.eval.judges.PocketSphinxJudge``,
-``audiolm.eval.metrics.wer_cer``).
+``audiolm.asr.wer_cer``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from audiolm.data.espeak import Espeak  # noqa: E402
 from audiolm.data.sentences import generate_sentences  # noqa: E402
 from audiolm.data.synth import make_speakers, speaker_id  # noqa: E402
 from audiolm.eval.judges import PocketSphinxJudge  # noqa: E402
-from audiolm.eval.metrics import wer_cer  # noqa: E402
+from audiolm.asr import wer_cer  # noqa: E402
 
 EVERYDAY = [
     "She went to the store because she wanted some bread.",

@@ -15,7 +15,7 @@ from audiolm.eval.judges import (
     make_similarity,
     similarity,
 )
-from audiolm.eval.metrics import normalize_text, wer_cer
+from audiolm.asr import normalize_text, wer_cer
 
 
 def test_normalisation():
@@ -121,3 +121,22 @@ def test_bad_judge_specs(tmp_path):
         make_asr_judge(f"whisper:{tmp_path}")
     with pytest.raises(FileNotFoundError, match="config.json"):
         make_similarity(f"wavlm:{tmp_path}")
+
+
+def test_codec_benchmarks_measure_wer_as_the_evaluation_does(monkeypatch, tmp_path):
+    """bench_codec --asr and the eval's TTS WER: the same judge class and the same corpus WER."""
+    from audiolm.codec import metrics as codec_metrics
+    from audiolm.codec.testing import make_fake_cuts, tiny_codec
+
+    class Fixed:
+        name = "fixed"
+
+        def transcribe(self, wavs, sr):
+            return ["the cat sat"] * len(wavs)
+
+    assert codec_metrics.PocketSphinxJudge is PocketSphinxJudge
+    monkeypatch.setattr(codec_metrics, "PocketSphinxJudge", Fixed)
+    cuts = make_fake_cuts(tmp_path, n=3, seconds=0.4)
+    res = codec_metrics.reconstruction_metrics(tiny_codec(), cuts, asr=True)
+    want = wer_cer([c.supervisions[0].text for c in cuts], ["the cat sat"] * 3)["wer"]
+    assert res["wer_original"] == res["wer_reconstruction"] == pytest.approx(want)

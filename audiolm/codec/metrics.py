@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import math
-import re
 import time
 
 import numpy as np
@@ -21,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audiolm.asr import PocketSphinxJudge, wer_cer
 from .audio import LogMel, load_cut, resample
 from .phones import frame_labels, phone_inventory
 
@@ -71,39 +71,6 @@ def _pesq(ref: np.ndarray, deg: np.ndarray, sr: int) -> float | None:
         return None
 
 
-def _normalize_words(text: str) -> list[str]:
-    return re.sub(r"[^a-z' ]", " ", text.lower()).split()
-
-
-def word_error_rate(ref: list[str], hyp: list[str]) -> tuple[int, int]:
-    """(edit distance, len(ref)) over words."""
-    d = list(range(len(hyp) + 1))
-    for i in range(1, len(ref) + 1):
-        prev, d[0] = d[0], i
-        for j in range(1, len(hyp) + 1):
-            cur = min(d[j] + 1, d[j - 1] + 1, prev + (ref[i - 1] != hyp[j - 1]))
-            prev, d[j] = d[j], cur
-    return d[len(hyp)], len(ref)
-
-
-class PocketsphinxASR:
-    """Offline en-us recognizer (pocketsphinx's bundled model); 16 kHz int16 input."""
-
-    def __init__(self):
-        from pocketsphinx import Decoder
-
-        self.decoder = Decoder(loglevel="FATAL")
-
-    def __call__(self, audio: np.ndarray, sr: int) -> str:
-        x = resample(audio.astype(np.float32), sr, 16000)
-        pcm = (np.clip(x, -1, 1) * 32767).astype(np.int16).tobytes()
-        self.decoder.start_utt()
-        self.decoder.process_raw(pcm, full_utt=True)
-        self.decoder.end_utt()
-        hyp = self.decoder.hyp()
-        return hyp.hypstr if hyp is not None else ""
-
-
 @torch.no_grad()
 def reconstruction_metrics(codec, cuts, *, max_cuts: int = 50, max_seconds: float = 10.0, asr: bool = False,
                            n_codebooks: int | None = None) -> dict:
@@ -119,11 +86,12 @@ def reconstruction_metrics(codec, cuts, *, max_cuts: int = 50, max_seconds: floa
     recognizer = None
     if asr:
         try:
-            recognizer = PocketsphinxASR()
+            recognizer = PocketSphinxJudge()  # the evaluation's judge and WER: the same measure
         except Exception as e:  # pragma: no cover - pocketsphinx missing
             log.warning("ASR unavailable: %s", e)
     mel_d, stois, pesqs = [], [], []
-    err = {"original": [0, 0], "reconstruction": [0, 0]}
+    heard: dict[str, list] = {"original": [], "reconstruction": []}
+    refs: list[str] = []
     all_codes = []
     for cut, audio, codes in items:
         k = n_codebooks or codes.shape[0]
@@ -140,11 +108,9 @@ def reconstruction_metrics(codec, cuts, *, max_cuts: int = 50, max_seconds: floa
         all_codes.append(codes)
         text = " ".join(s.text or "" for s in cut.supervisions)
         if recognizer is not None and text.strip():
-            ref = _normalize_words(text)
+            refs.append(text)
             for key, x in (("original", audio), ("reconstruction", rec)):
-                e, n = word_error_rate(ref, _normalize_words(recognizer(x, sr)))
-                err[key][0] += e
-                err[key][1] += n
+                heard[key] += recognizer.transcribe([x], sr)
     res: dict = {"n_cuts": len(items), "mel_distance": float(np.mean(mel_d)) if mel_d else float("nan"),
                  "stoi": float(np.mean(stois)) if stois else float("nan"),
                  "pesq": float(np.mean(pesqs)) if pesqs else None,
@@ -162,9 +128,9 @@ def reconstruction_metrics(codec, cuts, *, max_cuts: int = 50, max_seconds: floa
                         "perplexity": 2 ** ent})
         res["codebook_utilization"] = per
         res["mean_used_fraction"] = float(np.mean([u["used_fraction"] for u in per]))
-    if recognizer is not None:
-        for key, (e, n) in err.items():
-            res[f"wer_{key}"] = e / max(n, 1)
+    if recognizer is not None and refs:
+        for key, hyps in heard.items():
+            res[f"wer_{key}"] = wer_cer(refs, hyps)["wer"]
     return res
 
 

@@ -2,7 +2,8 @@
 
 ASR judges (``make_asr_judge(spec)``):
 
-- ``pocketsphinx`` (default, offline): the en-us acoustic model, dictionary and language model that
+- ``pocketsphinx`` (default, offline; :class:`audiolm.asr.PocketSphinxJudge`, the codec benchmarks'
+  judge too): the en-us acoustic model, dictionary and language model that
   the ``pocketsphinx`` wheel ships. Weak on synthetic voices: read it next to ``wer_reference``
   (the same judge on the ground-truth audio), which every TTS report carries.
 - ``whisper:PATH`` or a local folder holding a Whisper model saved by ``transformers``
@@ -30,26 +31,7 @@ from typing import Protocol, Sequence
 import numpy as np
 import torch
 
-JUDGE_RATE = 16000
-
-
-def to_rate(wav: np.ndarray, sr: int, rate: int = JUDGE_RATE) -> np.ndarray:
-    """Mono float32 at ``rate`` (polyphase resampling; judges only need a faithful spectrum)."""
-    from scipy.signal import resample_poly
-
-    wav = np.asarray(wav, dtype=np.float32)
-    if wav.ndim > 1:
-        wav = wav.mean(axis=0)
-    if int(sr) == rate:
-        return wav
-    g = math.gcd(int(sr), rate)
-    return resample_poly(wav, rate // g, int(sr) // g).astype(np.float32)
-
-
-class ASRJudge(Protocol):
-    name: str
-
-    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int) -> list[str]: ...
+from audiolm.asr import JUDGE_RATE, ASRJudge, PocketSphinxJudge, to_rate  # noqa: F401  (the shared judge)
 
 
 class SpeakerSimilarity(Protocol):
@@ -70,35 +52,6 @@ def similarity(model: SpeakerSimilarity, wav_a, sr_a, wav_b, sr_b) -> float:
 
 # ---------------------------------------------------------------------------------------------
 # ASR judges
-
-
-class PocketSphinxJudge:
-    """pocketsphinx with the en-us model bundled in its wheel (no download)."""
-
-    name = "pocketsphinx"
-
-    def __init__(self) -> None:
-        try:
-            import pocketsphinx
-        except ImportError as e:  # a declared dependency
-            raise RuntimeError("the pocketsphinx ASR judge needs the 'pocketsphinx' package") from e
-        self._decoder = pocketsphinx.Decoder(loglevel="FATAL")
-
-    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int) -> list[str]:
-        out = []
-        for wav in wavs:
-            a = to_rate(wav, sample_rate)
-            peak = float(np.abs(a).max()) if a.size else 0.0
-            if peak < 1e-4:
-                out.append("")
-                continue
-            pcm = (np.clip(a / peak * 0.5, -1, 1) * 32767).astype(np.int16).tobytes()
-            self._decoder.start_utt()
-            self._decoder.process_raw(pcm, full_utt=True)
-            self._decoder.end_utt()
-            hyp = self._decoder.hyp()
-            out.append(hyp.hypstr if hyp is not None else "")
-        return out
 
 
 class WhisperJudge:

@@ -369,7 +369,7 @@ def _cut_audio(cut) -> tuple[np.ndarray, int]:
 
 
 def run_asr(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, generate_fn=None) -> tuple[dict, list]:
-    from audiolm.eval.metrics import wer_cer
+    from audiolm.asr import wer_cer
 
     generate_fn = generate_fn or default_generate()
     dev = load_speech_split(task, folder, "dev")
@@ -420,7 +420,7 @@ def _same_speaker_prompts(cuts) -> list[tuple]:
 
 def run_tts(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, generate_fn=None, judge=None, sim=None) -> tuple[dict, list]:
     from audiolm.eval.judges import make_asr_judge, make_similarity, similarity
-    from audiolm.eval.metrics import wer_cer
+    from audiolm.asr import wer_cer
 
     ctx.get_codec(task)  # fail early, naming the task, when the checkpoint has no codec
     generate_fn = generate_fn or default_generate()

@@ -97,7 +97,7 @@ def bleu_interval(refs: Sequence[str], hyps: Sequence[str], seed: int = 0, n_boo
 def memory_oracle(train: Sequence[Pair], items: Sequence[Pair] | Sequence[str]) -> list[str]:
     """The translation of the training pair whose source text shares the most words with each item's
     (an item is a :class:`Pair`, whose true transcript is used, or a recognised transcript)."""
-    from audiolm.eval.metrics import normalize_text
+    from audiolm.asr import normalize_text
 
     bags = [Counter(normalize_text(p.source_text).split()) for p in train]
     out = []
@@ -162,7 +162,7 @@ def _items(ctx, task: str, folder: Path, opts, need_target: bool):
 
 
 def _scores(task: str, folder: Path, test: Sequence[Pair], dev: Sequence[Pair], out: dict, opts) -> dict:
-    from audiolm.eval.metrics import wer_cer
+    from audiolm.asr import wer_cer
 
     refs = [p.target_text for p in test]
     res = {"n": len(test), **corpus_bleu(refs, out["translations"]),

@@ -1,0 +1,94 @@
+"""Speech recognition as a measuring instrument: the offline ASR judge, text normalisation and WER.
+
+One home for the codec benchmarks (``reconstruction_metrics(asr=True)``, ``bench_codec --asr``),
+the evaluation's TTS / S2ST judges (:mod:`audiolm.eval.judges` adds Whisper and the corpus judge)
+and the ASR task, so that "WER" is the same measure everywhere: the same judge input (mono,
+16 kHz, peak-normalised), the same normalisation, corpus-level counts (torchmetrics).
+
+Normalisation (references and hypotheses alike, Whisper-English style but small): Unicode NFKC,
+lower case, ``&`` -> ``and``, apostrophes dropped inside words (``don't`` -> ``dont``), every other
+punctuation mark -> space, whitespace collapsed. Digits are kept as they are.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from typing import Protocol, Sequence
+
+import numpy as np
+
+JUDGE_RATE = 16000
+_PUNCT = re.compile(r"[^\w\s]", flags=re.UNICODE)
+_APOS = re.compile(r"(?<=\w)['’](?=\w)")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_text(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    text = text.replace("&", " and ")
+    text = _APOS.sub("", text)
+    text = _PUNCT.sub(" ", text).replace("_", " ")
+    return _SPACE.sub(" ", text).strip()
+
+
+def wer_cer(references: Sequence[str], hypotheses: Sequence[str], normalize: bool = True) -> dict:
+    """Corpus-level WER and CER (errors / reference length over all pairs), after normalisation."""
+    from torchmetrics.text import CharErrorRate, WordErrorRate
+
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    refs = [normalize_text(r) if normalize else r for r in references]
+    hyps = [normalize_text(h) if normalize else h for h in hypotheses]
+    if not refs:
+        return {"wer": float("nan"), "cer": float("nan")}
+    return {"wer": float(WordErrorRate()(hyps, refs)), "cer": float(CharErrorRate()(hyps, refs))}
+
+
+def to_rate(wav: np.ndarray, sr: int, rate: int = JUDGE_RATE) -> np.ndarray:
+    """Mono float32 at ``rate`` (polyphase resampling; judges only need a faithful spectrum)."""
+    from scipy.signal import resample_poly
+
+    wav = np.asarray(wav, dtype=np.float32)
+    if wav.ndim > 1:
+        wav = wav.mean(axis=0)
+    if int(sr) == rate:
+        return wav
+    g = math.gcd(int(sr), rate)
+    return resample_poly(wav, rate // g, int(sr) // g).astype(np.float32)
+
+
+class ASRJudge(Protocol):
+    name: str
+
+    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int) -> list[str]: ...
+
+
+class PocketSphinxJudge:
+    """pocketsphinx with the en-us model bundled in its wheel (no download)."""
+
+    name = "pocketsphinx"
+
+    def __init__(self) -> None:
+        try:
+            import pocketsphinx
+        except ImportError as e:  # a declared dependency
+            raise RuntimeError("the pocketsphinx ASR judge needs the 'pocketsphinx' package") from e
+        self._decoder = pocketsphinx.Decoder(loglevel="FATAL")
+
+    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int) -> list[str]:
+        out = []
+        for wav in wavs:
+            a = to_rate(wav, sample_rate)
+            peak = float(np.abs(a).max()) if a.size else 0.0
+            if peak < 1e-4:
+                out.append("")
+                continue
+            pcm = (np.clip(a / peak * 0.5, -1, 1) * 32767).astype(np.int16).tobytes()
+            self._decoder.start_utt()
+            self._decoder.process_raw(pcm, full_utt=True)
+            self._decoder.end_utt()
+            hyp = self._decoder.hyp()
+            out.append(hyp.hypstr if hyp is not None else "")
+        return out
