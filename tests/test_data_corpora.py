@@ -11,7 +11,10 @@ sys.path.insert(0, str(Path(__file__).parent))
 from data_fakes import make_emilia_jsonl, make_emilia_tar, make_librispeech, make_libritts, make_yodas  # noqa: E402
 
 from audiolm.cli import main  # noqa: E402
-from audiolm.data.corpora import LayoutError, hash_split, prepare_emilia, prepare_librispeech, prepare_yodas  # noqa: E402
+from audiolm.data.corpora import LayoutError, hash_split  # noqa: E402
+from audiolm.data.emilia import prepare_emilia  # noqa: E402
+from audiolm.data.librispeech import prepare_librispeech  # noqa: E402
+from audiolm.data.yodas import prepare_yodas  # noqa: E402
 
 
 def load(out, split):

@@ -94,7 +94,7 @@ def configure_prepare_librispeech(p: argparse.ArgumentParser) -> None:
 
 
 def run_prepare_librispeech(args: argparse.Namespace) -> int:
-    from audiolm.data.corpora import prepare_librispeech
+    from audiolm.data.librispeech import prepare_librispeech
 
     return _run_corpus(prepare_librispeech, args, jobs=args.jobs)
 
@@ -104,7 +104,7 @@ def configure_prepare_libritts(p: argparse.ArgumentParser) -> None:
 
 
 def run_prepare_libritts(args: argparse.Namespace) -> int:
-    from audiolm.data.corpora import prepare_libritts
+    from audiolm.data.librispeech import prepare_libritts
 
     return _run_corpus(prepare_libritts, args, jobs=args.jobs)
 
@@ -118,7 +118,7 @@ def configure_prepare_emilia(p: argparse.ArgumentParser) -> None:
 
 
 def run_prepare_emilia(args: argparse.Namespace) -> int:
-    from audiolm.data.corpora import prepare_emilia
+    from audiolm.data.emilia import prepare_emilia
 
     return _run_corpus(prepare_emilia, args, dev_fraction=args.dev_fraction, test_fraction=args.test_fraction,
                        languages=_langs(args))
@@ -129,7 +129,7 @@ def configure_prepare_yodas(p: argparse.ArgumentParser) -> None:
 
 
 def run_prepare_yodas(args: argparse.Namespace) -> int:
-    from audiolm.data.corpora import prepare_yodas
+    from audiolm.data.yodas import prepare_yodas
 
     return _run_corpus(prepare_yodas, args, dev_fraction=args.dev_fraction, test_fraction=args.test_fraction,
                        languages=_langs(args))
