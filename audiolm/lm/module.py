@@ -150,10 +150,12 @@ class LMModule(pl.LightningModule):
     ``tokenizer_json`` / ``codec``: stored in every checkpoint for :func:`~audiolm.lm.checkpoint.load_lm`.
     """
 
-    def __init__(self, config: dict, codec: dict | None = None, tokenizer_json: str | None = None, model: nn.Module | None = None):
+    def __init__(self, config: LMTrainConfig | dict, codec: dict | None = None, tokenizer_json: str | None = None,
+                 model: nn.Module | None = None):
         super().__init__()
-        self.save_hyperparameters({"config": config, "codec": codec})
-        self.cfg: LMTrainConfig = config_from_dict(LMTrainConfig, config)
+        typed = isinstance(config, LMTrainConfig)
+        self.save_hyperparameters({"config": to_dict(config) if typed else config, "codec": codec})
+        self.cfg: LMTrainConfig = config if typed else config_from_dict(LMTrainConfig, config)
         if self.cfg.model.vocab_size <= 0:
             raise ValueError("LMModule needs model.vocab_size > 0 (train_lm takes it from the tokenizer)")
         self.model = model if model is not None else AudioLM(self.cfg.model)

@@ -32,6 +32,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from audiolm.checkpointing import AtomicCheckpointIO, SaveOnInterrupt, newest_valid_checkpoint
 from audiolm.config import ConfigError, to_dict
+from audiolm.lm.config import ModelConfig
 from audiolm.errors import Interrupted
 from audiolm.lm import flops
 from audiolm.runinfo import git_sha, package_versions
@@ -90,21 +91,24 @@ def _load_tokenizer(cfg: LMTrainConfig, tokenizer):
     return tokenizer
 
 
-def _resolve_vocab(cfg: LMTrainConfig, tokenizer) -> None:
+def _resolve_vocab(cfg: LMTrainConfig, tokenizer) -> ModelConfig:
+    """The model config with ``vocab_size`` taken from the tokenizer when it is 0 (a new config)."""
     if tokenizer is None:
         if cfg.model.vocab_size <= 0:
             raise ConfigError("model.vocab_size: 0 means 'from the tokenizer', but data.tokenizer is not set")
-        return
+        return cfg.model
     size = tokenizer.vocab.size
     if cfg.model.vocab_size <= 0:
-        cfg.model.vocab_size = size
-    elif cfg.model.vocab_size < size:
+        return dataclasses.replace(cfg.model, vocab_size=size)
+    if cfg.model.vocab_size < size:
         raise ConfigError(f"model.vocab_size: {cfg.model.vocab_size} is smaller than the tokenizer's {size} ids")
+    return cfg.model
 
 
 def _warm_start(cfg: LMTrainConfig, tokenizer):
-    """The initial weights: a ``.ckpt`` of ``audiolm train lm`` (fine-tuning our own model), or a
-    local HF Qwen3 checkpoint with the vocabulary extended to the unified one.
+    """``(model, its ModelConfig)``: the initial weights, from a ``.ckpt`` of ``audiolm train lm``
+    (fine-tuning our own model), or a local HF Qwen3 checkpoint with the vocabulary extended to the
+    unified one; the checkpoint decides the shape.
 
     A text LLM keeps its text rows and gets fresh audio rows; a folder that already covers the
     unified vocabulary (an exported audiolm model, SODA's releases) keeps every row (fine-tuning)."""
@@ -118,9 +122,8 @@ def _warm_start(cfg: LMTrainConfig, tokenizer):
             raise ConfigError(f"init_from: {cfg.init_from} has {loaded.model.cfg.vocab_size} token rows, the tokenizer "
                               f"{cfg.data.tokenizer} {tokenizer.vocab.size}: fine-tune with the tokenizer it was trained with")
         model = loaded.model.train()
-        cfg.model = dataclasses.replace(model.cfg, max_seq_len=max(model.cfg.max_seq_len, cfg.model.max_seq_len))
-        model.cfg = cfg.model
-        return model
+        model.cfg = dataclasses.replace(model.cfg, max_seq_len=max(model.cfg.max_seq_len, cfg.model.max_seq_len))
+        return model, model.cfg
     keep = tokenizer.vocab.text_vocab_size if tokenizer is not None else None
     hf_vocab = int(json.loads((Path(cfg.init_from) / "config.json").read_text()).get("vocab_size", 0))
     if tokenizer is not None and hf_vocab >= tokenizer.vocab.size:
@@ -133,8 +136,7 @@ def _warm_start(cfg: LMTrainConfig, tokenizer):
     if changed:
         pl.utilities.rank_zero_only(print)(f"[audiolm] init_from: model shape taken from {cfg.init_from}: {changed}")
     model.cfg = loaded
-    cfg.model = loaded
-    return model
+    return model, loaded
 
 
 def _stored_model_config(ckpt_path: str):
@@ -146,14 +148,14 @@ def _stored_model_config(ckpt_path: str):
     return model_config_of(meta)
 
 
-def write_hparams(run_dir: Path, cfg: LMTrainConfig, codec: dict | None, plan: StepPlan) -> Path:
+def write_hparams(run_dir: Path, cfg: LMTrainConfig, codec: dict | None, plan: StepPlan, params: dict) -> Path:
     info = {
         "config": to_dict(cfg),
         "git_sha": git_sha(),
         "versions": package_versions(),
         "codec": codec,
         "plan": dataclasses.asdict(plan),
-        "params": flops.param_counts(cfg.model),
+        "params": params,
     }
     run_dir.mkdir(parents=True, exist_ok=True)
     path = run_dir / "hparams.yaml"
@@ -161,9 +163,10 @@ def write_hparams(run_dir: Path, cfg: LMTrainConfig, codec: dict | None, plan: S
     return path
 
 
-def final_summary(cfg: LMTrainConfig, metrics: dict, steps: int, plan: StepPlan, wall_time_s: float) -> dict:
+def final_summary(cfg: LMTrainConfig, metrics: dict, steps: int, plan: StepPlan, wall_time_s: float,
+                  params: dict, flops_per_token: float) -> dict:
     """The ``final.json`` record (docs/architecture.md)."""
-    p = flops.param_counts(cfg.model)
+    p = params
     return {
         "val_loss": metrics.get("loss"),
         "val_loss_per_modality": {m: metrics.get(f"loss_{m}") for m in FINAL_MODALITIES},
@@ -171,12 +174,12 @@ def final_summary(cfg: LMTrainConfig, metrics: dict, steps: int, plan: StepPlan,
         "tokens": int(steps * plan.tokens_per_step),
         "steps": int(steps),
         "params": {"embedding": p["embedding"], "non_embedding": p["non_embedding"], "total": p["total"]},
-        "flops_per_token": flops.training_flops_per_token(cfg.model, cfg.data.seq_len, "exact"),
+        "flops_per_token": flops_per_token,
         "wall_time_s": float(wall_time_s),
     }
 
 
-def build_trainer(cfg: LMTrainConfig, run_dir: Path, callbacks: list) -> tuple[pl.Trainer, StepPlan]:
+def build_trainer(cfg: LMTrainConfig, run_dir: Path, callbacks: list, flops_per_token: float) -> tuple[pl.Trainer, StepPlan]:
     t = cfg.trainer
     devices = resolve_devices(cfg)
     plan = plan_steps(cfg, devices * t.num_nodes)
@@ -186,10 +189,7 @@ def build_trainer(cfg: LMTrainConfig, run_dir: Path, callbacks: list) -> tuple[p
         every_n_train_steps=every_ckpt, save_top_k=-1, save_last=True, save_on_train_epoch_end=False,
         enable_version_counter=False,  # a moved or resumed run overwrites last.ckpt, never forks last-v1.ckpt
     )
-    throughput = ThroughputMonitor(
-        plan.tokens_per_step, flops.training_flops_per_token(cfg.model, cfg.data.seq_len, "exact"),
-        t.peak_flops, t.precision, t.log_every_n_steps,
-    )
+    throughput = ThroughputMonitor(plan.tokens_per_step, flops_per_token, t.peak_flops, t.precision, t.log_every_n_steps)
     cbs: list = [ckpt_cb, throughput, RNGStateCallback()]
     if t.progress_bar:
         cbs.append(TQDMProgressBar(refresh_rate=max(1, min(t.log_every_n_steps, 50))))
@@ -241,23 +241,21 @@ def train_lm(
     tests and notebooks may pass their own (it should implement ``state_dict``/``load_state_dict``
     for exact resume). ``tokenizer`` defaults to ``cfg.data.tokenizer``.
     """
-    validate_train_config(cfg)
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model))  # vocab/shape get resolved below
+    validate_train_config(cfg, require_data=datamodule is None)  # once; cfg is replaced below, not edited
     run_dir = run_dir_of(cfg)
     started = time.time()
     pl.seed_everything(cfg.trainer.seed, workers=True, verbose=False)
     tokenizer = _load_tokenizer(cfg, tokenizer)
-    _resolve_vocab(cfg, tokenizer)
+    cfg = dataclasses.replace(cfg, model=_resolve_vocab(cfg, tokenizer))
     codec = read_codec_info(list(cfg.data.train_shards) + list(cfg.data.val_shards))
     if datamodule is None:
         from audiolm.tokens.datamodule import LMDataModule
 
-        validate_train_config(cfg, require_data=True)
         datamodule = LMDataModule(cfg.data, tokenizer)
 
     if cfg.trainer.epochs > 0 and cfg.trainer.max_tokens <= 0:
         per_epoch = datamodule.train_tokens_per_epoch()
-        cfg.trainer = dataclasses.replace(cfg.trainer, max_tokens=float(cfg.trainer.epochs * per_epoch))
+        cfg = dataclasses.replace(cfg, trainer=dataclasses.replace(cfg.trainer, max_tokens=float(cfg.trainer.epochs * per_epoch)))
         pl.utilities.rank_zero_only(print)(f"[audiolm] trainer.epochs={cfg.trainer.epochs}: {per_epoch} tokens per pass "
                                            f"over the training data -> max_tokens={cfg.trainer.max_tokens:.0f}")
     last = run_dir / "checkpoints" / "last.ckpt"
@@ -265,22 +263,23 @@ def train_lm(
     ckpt_path = str(found) if found else None
     model = None
     if cfg.init_from and ckpt_path is None:
-        model = _warm_start(cfg, tokenizer)
+        model, model_cfg = _warm_start(cfg, tokenizer)
+        cfg = dataclasses.replace(cfg, model=model_cfg)
     elif cfg.init_from:  # resuming a warm-started run: its shape came from init_from, not the YAML
-        cfg.model = _stored_model_config(ckpt_path)
-    module = LMModule(
-        to_dict(cfg), codec=codec, tokenizer_json=tokenizer.hf.to_str() if tokenizer is not None else None, model=model
-    )
+        cfg = dataclasses.replace(cfg, model=_stored_model_config(ckpt_path))
+    params = flops.param_counts(cfg.model)  # counted once, for the log line, hparams.yaml and final.json
+    fpt = flops.training_flops_per_token(cfg.model, cfg.data.seq_len, "exact")
+    module = LMModule(cfg, codec=codec, tokenizer_json=tokenizer.hf.to_str() if tokenizer is not None else None, model=model)
     def save_last(tr, _module) -> str:
         tr.save_checkpoint(str(last))
         return str(last)
 
     guard = SaveOnInterrupt(save_last)
-    trainer, plan = build_trainer(cfg, run_dir, [guard, *callbacks])
+    trainer, plan = build_trainer(cfg, run_dir, [guard, *callbacks], fpt)
     if trainer.is_global_zero:
-        write_hparams(run_dir, cfg, codec, plan)
+        write_hparams(run_dir, cfg, codec, plan, params)
         where = f"resuming from {ckpt_path}" if ckpt_path else "starting"
-        p = flops.param_counts(cfg.model)
+        p = params
         print(
             f"[audiolm] {where}: {run_dir} | {p['total'] / 1e6:.2f}M parameters ({p['non_embedding'] / 1e6:.2f}M "
             f"non-embedding) | {plan.max_steps} steps x {plan.tokens_per_step} tokens (global batch "
@@ -309,7 +308,8 @@ def train_lm(
     if not metrics or module._last_val_step != trainer.global_step:
         metrics = _final_validation(trainer, module, datamodule)
     throughput = next(cb for cb in trainer.callbacks if isinstance(cb, ThroughputMonitor))
-    summary = final_summary(cfg, metrics, trainer.global_step, plan, throughput.train_time_s or (time.time() - started))
+    summary = final_summary(cfg, metrics, trainer.global_step, plan, throughput.train_time_s or (time.time() - started),
+                            params, fpt)
     if trainer.is_global_zero:
         (run_dir / "final.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
