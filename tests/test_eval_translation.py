@@ -57,6 +57,7 @@ def test_s2tt_scores_a_perfect_and_a_wrong_model_with_controls(corpus):
     assert res["n"] == len(pairs) == 6 and res["bleu"] == pytest.approx(100.0) and res["transcript_wer"] == 0.0
     assert res["ended"] == 1.0 and res["chance_bleu"] == 0.0 and res["bleu_interval_95"][0] > 90
     assert res["bleu_baseline_constant"] < 40 and 0 < res["bleu_oracle_memory"] < 100
+    assert res["bleu_given_transcript"] == pytest.approx(100.0)
     first, second = gen.calls[0], gen.calls[1]
     es, en = TOK.encode_text(language_tag("es")), TOK.encode_text(language_tag("en"))
     assert first["stop_ids"] == [ctx.vocab.text_end] and first["prompts"][0][-len(es) - 1:] == [ctx.vocab.text_start, *es]
@@ -64,10 +65,14 @@ def test_s2tt_scores_a_perfect_and_a_wrong_model_with_controls(corpus):
     assert first["prompts"][0][0] == TOK.bos_id and first["prompts"][0][1] == ctx.vocab.audio_start
     wrong, _ = _perfect(ctx, corpus, wrong=True)
     bad, _ = run_s2tt(ctx, "s2tt", corpus, EvalOptions(), generate_fn=wrong)
-    assert bad["bleu"] < 10 and bad["transcript_wer"] == 0.0
+    assert bad["bleu"] < 10 and bad["transcript_wer"] == 0.0 and bad["bleu_given_transcript"] < 10
     shots, _ = _perfect(ctx, corpus)
     run_s2tt(ctx, "s2tt", corpus, EvalOptions(translation_shots=2, max_items=2), generate_fn=shots)
     assert shots.calls[0]["prompts"][0].count(ctx.vocab.audio_start) == 3  # two dev pairs, then the item
+    assert len(shots.calls) == 3  # transcript, translation, and the translation given the true transcript
+    src = TOK.encode_text(pairs[0].source_text)
+    gold_stage = shots.calls[2]["prompts"][0]
+    assert gold_stage[-(len(src) + 2 + len(en)):] == [*src, ctx.vocab.text_end, ctx.vocab.text_start, *en]
 
 
 def test_s2st_judges_the_generated_speech(corpus):

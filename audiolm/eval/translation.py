@@ -13,7 +13,8 @@ translation up to ``<|text_end|>``, and for S2ST ``<|audio_start|>`` and the tar
 puts N dev pairs in that format before each test item (a base model that never saw the format).
 
 Scores: corpus BLEU and chrF (``sacrebleu``) with a bootstrap 95% interval over items; the
-transcript's WER; for S2ST the ASR-BLEU of the English judge on the generated speech, the speaker
+transcript's WER; for s2tt also ``bleu_given_transcript`` (the true transcript given in place of
+the generated one: translation measured apart from recognition); for S2ST the ASR-BLEU of the English judge on the generated speech, the speaker
 similarity of the generated target to the source, and the share of generations that ended. Controls:
 a constant baseline (the most common dev translation for every item), a translation-memory oracle
 that knows the training pairs (the translation of the training pair whose source text shares the
@@ -120,8 +121,13 @@ def _decode(ctx, ids: Sequence[int], stop: int) -> tuple[str, bool]:
     return ctx.tokenizer.decode_text(ids).strip(), ended
 
 
-def translate(ctx, task: str, pairs: Sequence[Pair], shots: Sequence[Pair], opts, generate_fn, codes: dict) -> dict:
-    """Stages 1-2 (transcript, translation) for each pair: prompts, generations and texts."""
+def translate(ctx, task: str, pairs: Sequence[Pair], shots: Sequence[Pair], opts, generate_fn, codes: dict,
+              gold_transcripts: bool = False) -> dict:
+    """Stages 1-2 (transcript, translation) for each pair: prompts, generations and texts.
+
+    ``gold_transcripts``: stage 1 is not generated but the true transcript is given, so the
+    translation stage is measured on its own (a diagnostic that separates recognition from
+    translation)."""
     from audiolm.eval.tasks import _check_codes, _generate, _head
 
     v = ctx.vocab
@@ -133,7 +139,10 @@ def translate(ctx, task: str, pairs: Sequence[Pair], shots: Sequence[Pair], opts
     kw = dict(max_new_tokens=opts.translation_max_new_tokens, temperature=opts.translation_temperature,
               top_p=opts.translation_top_p, stop_ids=[v.text_end])
     p1 = [head + span(p.source) + _text_prefix(ctx, p.source_language) for p in pairs]
-    g1 = _generate(ctx, generate_fn, p1, opts, **kw)
+    if gold_transcripts:
+        g1 = [ctx.tokenizer.encode_text(p.source_text) + [v.text_end] for p in pairs]
+    else:
+        g1 = _generate(ctx, generate_fn, p1, opts, **kw)
     transcripts = [_decode(ctx, g, v.text_end)[0] for g in g1]
     p2 = [a + [t for t in g if t != v.text_end] + [v.text_end] + _text_prefix(ctx, p.target_language)
           for a, g, p in zip(p1, g1, pairs)]
@@ -200,7 +209,10 @@ def run_s2tt(ctx, task: str, folder: Path, opts, generate_fn=None, judge=None) -
     out = translate(ctx, task, test, shots, opts, generate_fn, codes)
     if opts.translation_cascade:
         out["cascade_transcripts"] = cascade_transcripts(test, judge or make_asr_judge(opts.asr_judge, ctx.device))
-    return _scores(task, folder, test, dev, out, opts), []
+    res = _scores(task, folder, test, dev, out, opts)
+    gold = translate(ctx, task, test, shots, opts, generate_fn, codes, gold_transcripts=True)
+    res["bleu_given_transcript"] = corpus_bleu([p.target_text for p in test], gold["translations"])["bleu"]
+    return res, []
 
 
 def run_s2st(ctx, task: str, folder: Path, opts, generate_fn=None, judge=None, sim=None) -> tuple[dict, list]:

@@ -10,7 +10,8 @@ def row(name: str, m: dict) -> str:
     lo, hi = m.get("bleu_interval_95", [float("nan")] * 2)
     cells = [f"{m['bleu']:.1f} [{lo:.1f}, {hi:.1f}]", f"{m['chrf']:.1f}", f"{m['transcript_wer']:.3f}",
              f"{m['ended']:.2f}", f"{m.get('bleu_baseline_constant', float('nan')):.1f}",
-             f"{m.get('bleu_oracle_memory', float('nan')):.1f}", f"{m.get('bleu_cascade', float('nan')):.1f}"]
+             f"{m.get('bleu_oracle_memory', float('nan')):.1f}", f"{m.get('bleu_cascade', float('nan')):.1f}",
+             f"{m.get('bleu_given_transcript', float('nan')):.1f}"]
     if "asr_bleu" in m:
         alo, ahi = m["asr_bleu_interval_95"]
         cells += [f"{m['asr_bleu']:.1f} [{alo:.1f}, {ahi:.1f}]", f"{m['asr_bleu_reference']:.1f}",
@@ -22,8 +23,8 @@ def row(name: str, m: dict) -> str:
 
 def main(paths: list[str]) -> None:
     print("| model / task | n | BLEU [95% bootstrap] | chrF | transcript WER | text ended | BLEU constant | "
-          "BLEU memory oracle | BLEU cascade (judge ASR + memory) | ASR-BLEU [95%] | ASR-BLEU of true speech | similarity to source | speech ended |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "BLEU memory oracle | BLEU cascade (judge ASR + memory) | BLEU given the true transcript | ASR-BLEU [95%] | ASR-BLEU of true speech | similarity to source | speech ended |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for p in paths:
         rep = json.load(open(p))
         for task in ("s2tt", "s2st"):
