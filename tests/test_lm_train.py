@@ -166,7 +166,7 @@ def test_tiny_run_loss_falls_and_writes_run_dir(tiny_run):
     final = json.loads((run / "final.json").read_text())
     assert final == summary
     assert set(final) == {"val_loss", "val_loss_per_modality", "val_bits_per_audio_second", "tokens", "steps",
-                          "params", "flops_per_token", "wall_time_s"}
+                          "train_audio_seconds", "params", "flops_per_token", "wall_time_s"}
     assert final["steps"] == 40 and final["tokens"] == 40 * 4 * 32
     assert set(final["val_loss_per_modality"]) == {"text", "semantic", "acoustic"}
     assert final["val_loss"] < first - 1.0 and final["val_bits_per_audio_second"] > 0

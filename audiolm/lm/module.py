@@ -170,6 +170,9 @@ class LMModule(pl.LightningModule):
         self.val_stats = NLLStats()
         self.last_val_metrics: dict[str, float] = {}
         self.skipped_steps = 0
+        #: seconds of audio whose tokens were training labels so far (this rank), kept across resume: it is
+        #: what matches runs of other token compositions "in seconds of audio" (recipes/ablations)
+        self.train_audio_seconds = 0.0
         self._last_val_step = -1
         self._compiled = None
 
@@ -207,8 +210,11 @@ class LMModule(pl.LightningModule):
     # ---- training ------------------------------------------------------------------------
     def training_step(self, batch: dict, batch_idx: int):
         out = self._loss(batch)
-        host = torch.cat([out.loss.detach().float().reshape(1), out.count]).tolist()  # one host sync
-        loss_value, counts = host[0], host[1:]
+        seconds = batch_audio_seconds(batch, self.frame_rate)
+        seconds = torch.zeros(1, device=out.count.device) if seconds is None else seconds.reshape(1).to(out.count)
+        host = torch.cat([out.loss.detach().float().reshape(1), seconds.float(), out.count]).tolist()  # one host sync
+        loss_value, counts = host[0], host[2:]
+        self.train_audio_seconds += host[1]
         finite = self.trainer.strategy.reduce_boolean_decision(math.isfinite(loss_value), all=True)
         if not finite:
             self._non_finite(f"training loss is {loss_value}")
@@ -284,6 +290,7 @@ class LMModule(pl.LightningModule):
             "tokenizer_json": self.tokenizer_json,
             "codec": self.codec,
             "skipped_steps": self.skipped_steps,
+            "train_audio_seconds": self.train_audio_seconds,
         }
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -295,6 +302,7 @@ class LMModule(pl.LightningModule):
             raise CheckpointMismatchError("not an audiolm LM checkpoint (no 'audiolm' entry)")
         check_model_compatible(meta["model_config"], to_dict(getattr(self.model, "cfg", self.cfg.model)))
         self.skipped_steps = int(meta.get("skipped_steps", 0))
+        self.train_audio_seconds = float(meta.get("train_audio_seconds", 0.0))
 
 
 def check_model_compatible(found: dict, expected: dict, where: str = "checkpoint") -> None:

@@ -164,7 +164,7 @@ def write_hparams(run_dir: Path, cfg: LMTrainConfig, codec: dict | None, plan: S
 
 
 def final_summary(cfg: LMTrainConfig, metrics: dict, steps: int, plan: StepPlan, wall_time_s: float,
-                  params: dict, flops_per_token: float) -> dict:
+                  params: dict, flops_per_token: float, train_audio_seconds: float | None = None) -> dict:
     """The ``final.json`` record (docs/architecture.md)."""
     p = params
     return {
@@ -173,6 +173,7 @@ def final_summary(cfg: LMTrainConfig, metrics: dict, steps: int, plan: StepPlan,
         "val_bits_per_audio_second": metrics.get("bits_per_audio_second"),
         "tokens": int(steps * plan.tokens_per_step),
         "steps": int(steps),
+        "train_audio_seconds": train_audio_seconds,  # seconds of audio trained on (all ranks)
         "params": {"embedding": p["embedding"], "non_embedding": p["non_embedding"], "total": p["total"]},
         "flops_per_token": flops_per_token,
         "wall_time_s": float(wall_time_s),
@@ -308,8 +309,9 @@ def train_lm(
     if not metrics or module._last_val_step != trainer.global_step:
         metrics = _final_validation(trainer, module, datamodule)
     throughput = next(cb for cb in trainer.callbacks if isinstance(cb, ThroughputMonitor))
+    seconds = float(trainer.strategy.reduce(torch.tensor(module.train_audio_seconds, dtype=torch.float64), reduce_op="sum"))
     summary = final_summary(cfg, metrics, trainer.global_step, plan, throughput.train_time_s or (time.time() - started),
-                            params, fpt)
+                            params, fpt, seconds)
     if trainer.is_global_zero:
         (run_dir / "final.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
