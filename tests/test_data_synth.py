@@ -92,3 +92,35 @@ def test_other_seed_other_corpus():
 def test_bad_arguments(tmp_path, capsys):
     assert main(["prepare", "synth", str(tmp_path / "x"), "--utterances", "10", "--speakers", "2", "--test-speakers", "2"]) == 2
     assert "test-speakers" in capsys.readouterr().err
+
+
+def test_delivery_rate_jitter_and_noisy_condition(corpus, tmp_path):
+    """The data-source proxies: same sentences and speakers, other delivery; reproducible per utterance."""
+    import numpy as np
+
+    out = tmp_path / "noisy"
+    assert main(["prepare", "synth", str(out), "--utterances", "60", "--speakers", "6", "--seed", "7",
+                 "--rate-jitter", "0.3", "--condition", "noisy"]) == 0
+    stats = json.loads((out / "stats.json").read_text())
+    assert (stats["rate_jitter"], stats["condition"]) == (0.3, "noisy")
+    clean = {c.id: c for c in CutSet.from_file(corpus / "cuts_train.jsonl.gz")}
+    noisy = {c.id: c for c in CutSet.from_file(out / "cuts_train.jsonl.gz")}
+    assert clean.keys() == noisy.keys()
+    assert all(noisy[k].supervisions[0].text == clean[k].supervisions[0].text for k in clean)
+    ratios = [noisy[k].duration / clean[k].duration for k in clean]
+    assert np.std(ratios) > 0.05  # each utterance its own rate (jitter 0.3: rate x U(0.7, 1.3))
+
+    def floor_db(path) -> float:  # the quietest 10 ms frames: silence in the clean corpus, background in the noisy
+        a, _ = sf.read(path)
+        frames = a[: len(a) // 240 * 240].reshape(-1, 240)
+        rms = np.sqrt((frames**2).mean(1)) + 1e-9
+        return 20 * np.log10(np.percentile(rms, 5) / np.abs(a).max())
+
+    some = sorted(clean)[:8]
+    assert np.median([floor_db(noisy[k].recording.sources[0].source) for k in some]) > \
+        np.median([floor_db(clean[k].recording.sources[0].source) for k in some]) + 20
+    again = tmp_path / "again"
+    build_synth_corpus(again, 60, 6, seed=7, progress=False, rate_jitter=0.3, condition="noisy")
+    assert manifest_text(again, "train") == manifest_text(out, "train")
+    with pytest.raises(ValueError, match="condition"):
+        build_synth_corpus(tmp_path / "bad", 10, 2, condition="windy", progress=False)

@@ -25,6 +25,12 @@ def configure_prepare_synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dev-fraction", type=float, default=0.05, help="share of documents in dev (default 0.05)")
     p.add_argument("--test-fraction", type=float, default=0.1, help="share of documents in test (default 0.1)")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--rate-jitter", type=float, default=0.0,
+                   help="vary each utterance's rate and pitch around its speaker's by this fraction (default 0: read "
+                        "speech at one rate per speaker; the ablations' Emilia proxy uses 0.3)")
+    p.add_argument("--condition", choices=["clean", "noisy"], default="clean",
+                   help="clean (default) or noisy: a background sound at 5-20 dB SNR under every utterance and a "
+                        "synthetic room for half of them (the ablations' YODAS proxy)")
 
 
 def run_prepare_synth(args: argparse.Namespace) -> int:
@@ -33,7 +39,8 @@ def run_prepare_synth(args: argparse.Namespace) -> int:
 
     try:
         stats = build_synth_corpus(args.out, args.utterances, args.speakers, args.seed, args.test_speakers,
-                                   jobs=args.jobs, dev_fraction=args.dev_fraction, test_fraction=args.test_fraction)
+                                   jobs=args.jobs, dev_fraction=args.dev_fraction, test_fraction=args.test_fraction,
+                                   rate_jitter=args.rate_jitter, condition=args.condition)
     except (ValueError, EspeakError) as e:
         return _fail(str(e))
     sp = stats["splits"]

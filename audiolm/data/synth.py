@@ -3,13 +3,21 @@
 ``make_speakers(k, seed)`` gives K distinct, stable voices; ``build_synth_corpus`` renders
 documents (one speaker reading several consecutive sentences) into 24 kHz FLAC files plus lhotse
 manifests ``cuts_{train,dev,test}.jsonl.gz`` with word/phone alignments on the supervisions.
+
+Two knobs make corpora that differ the way real sources do (the ablations' data-source proxies):
+``rate_jitter`` varies each utterance's speaking rate and pitch around its speaker's (read speech
+vs spontaneous-sounding delivery), ``condition="noisy"`` puts each utterance under a background
+sound at 5..20 dB SNR and, for half of them, in a synthetic room (clean studio vs in-the-wild).
+Both are drawn from the utterance id and the corpus seed: the same corpus on every run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,13 +179,53 @@ def speaker_id(index: int) -> str:
     return f"synth-spk{index:03d}"
 
 
-def _synth_document(task: tuple[DocPlan, Voice, str]) -> tuple[str, list, list]:
+CONDITIONS = ("clean", "noisy")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How the corpus's utterances are rendered beyond their speaker's voice (see module docstring)."""
+
+    rate_jitter: float = 0.0  # each utterance's rate x U(1-j, 1+j), pitch +- 25*j
+    condition: str = "clean"  # clean | noisy
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.rate_jitter < 0.9:
+            raise ValueError(f"rate_jitter {self.rate_jitter}: must be in [0, 0.9)")
+        if self.condition not in CONDITIONS:
+            raise ValueError(f"condition {self.condition!r}: must be one of {', '.join(CONDITIONS)}")
+
+    def rng(self, utt_id: str) -> np.random.Generator:
+        return np.random.default_rng([self.seed, zlib.crc32(utt_id.encode())])
+
+    def voice(self, voice: Voice, rng: np.random.Generator) -> Voice:
+        if not self.rate_jitter:
+            return voice
+        j = self.rate_jitter
+        rate = int(round(voice.rate * rng.uniform(1 - j, 1 + j)))
+        pitch = int(round(voice.pitch + rng.uniform(-25 * j, 25 * j)))
+        return dataclasses.replace(voice, rate=min(max(rate, 80), 450), pitch=min(max(pitch, 0), 100))
+
+    def render(self, audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if self.condition == "clean":
+            return audio
+        from audiolm.data import sounds
+
+        x = np.asarray(audio, dtype=np.float32)
+        if rng.random() < 0.5:
+            x = sounds.reverberate(x, sounds.room_impulse(float(rng.choice(sounds.ROOMS[:4])), rng))
+        kind = str(rng.choice(sounds.SOUND_KINDS))
+        return sounds.add_background(x, sounds.background(kind, len(x), rng), float(rng.uniform(5.0, 20.0)))
+
+
+def _synth_document(task: tuple[DocPlan, Voice, str, Delivery]) -> tuple[str, list, list]:
     """Worker: synthesize one document into FLAC files. Returns (doc_id, utterances, failures)."""
     import soundfile as sf
 
     from audiolm.data.espeak import Espeak
 
-    plan, voice, audio_dir = task
+    plan, voice, audio_dir, delivery = task
     tts = Espeak(deterministic=False)
     tts.reset()  # one fresh synthesizer state per document: same document -> same samples
     out_dir = Path(audio_dir) / plan.doc_id
@@ -186,14 +234,16 @@ def _synth_document(task: tuple[DocPlan, Voice, str]) -> tuple[str, list, list]:
     for pos, text in enumerate(plan.sentences):
         utt_id = f"{plan.doc_id}-{pos:03d}"
         try:
-            res = tts.synthesize(text, voice)
+            rng = delivery.rng(utt_id)
+            res = tts.synthesize(text, delivery.voice(voice, rng))
             if not res.words or len(res.audio) == 0 or float(np.abs(res.audio).max()) < 1e-4:
                 raise ValueError("silent synthesis")
+            audio = delivery.render(res.audio, rng)
             path = out_dir / f"{utt_id}.flac"
             tmp = path.with_name(path.name + ".tmp")
-            sf.write(str(tmp), res.audio, OUTPUT_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+            sf.write(str(tmp), audio, OUTPUT_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
             os.replace(tmp, path)  # a killed run never leaves a truncated file under the final name
-            utts.append((utt_id, pos, text, str(path.resolve()), len(res.audio), res.words, res.phones))
+            utts.append((utt_id, pos, text, str(path.resolve()), len(audio), res.words, res.phones))
         except Exception as e:  # one bad sentence never stops the corpus
             failures.append((utt_id, f"{type(e).__name__}: {e}"))
     return plan.doc_id, utts, failures
@@ -201,7 +251,8 @@ def _synth_document(task: tuple[DocPlan, Voice, str]) -> tuple[str, list, list]:
 
 def build_synth_corpus(out: str | Path, n_utterances: int = 2000, n_speakers: int = 8, seed: int = 0,
                        n_test_speakers: int | None = None, jobs: int = 1, dev_fraction: float = 0.05,
-                       test_fraction: float = 0.1, progress: bool = True) -> dict:
+                       test_fraction: float = 0.1, progress: bool = True, rate_jitter: float = 0.0,
+                       condition: str = "clean") -> dict:
     """Synthesize the corpus into ``out``; returns the stats written to ``out/stats.json``."""
     import multiprocessing as mp
     import time
@@ -217,8 +268,9 @@ def build_synth_corpus(out: str | Path, n_utterances: int = 2000, n_speakers: in
     audio_dir.mkdir(parents=True, exist_ok=True)
     plans = plan_corpus(n_utterances, n_speakers, seed, n_test_speakers, dev_fraction, test_fraction)
     voices = make_speakers(n_speakers, seed)
+    delivery = Delivery(rate_jitter, condition, seed)
     report = SkipReport("prepare synth")
-    tasks = [(p, voices[p.speaker], str(audio_dir)) for p in plans]
+    tasks = [(p, voices[p.speaker], str(audio_dir), delivery) for p in plans]
     by_doc: dict[str, tuple[list, list]] = {}
     bar = tqdm(total=sum(len(p.sentences) for p in plans), unit="utt", desc="synth", disable=not progress)
     if jobs > 1:
@@ -257,6 +309,8 @@ def build_synth_corpus(out: str | Path, n_utterances: int = 2000, n_speakers: in
     stats = {
         "corpus": "synth",
         "seed": seed,
+        "rate_jitter": rate_jitter,
+        "condition": condition,
         "sample_rate": OUTPUT_SAMPLE_RATE,
         "splits": {k: split_stats(v) for k, v in splits.items()},
         "speakers": {speaker_id(i): {**v.to_dict(), "splits": sorted({p.split for p in plans if p.speaker == i})}

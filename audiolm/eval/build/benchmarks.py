@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from audiolm.data import stories as story_lib
+from audiolm.data import sounds
 from audiolm.eval.build import acoustics as ac
 from audiolm.eval.build import grammar_pairs
 from audiolm.eval.build import language as lang
@@ -171,17 +172,17 @@ def _salmon_item(part: str, i: int, rng, r: ac.Renderer, voices, by_gender) -> t
             others = [k for k in lang_kinds if lang.SOUNDS[k][0] != lang.SOUNDS[x][0]]
         y = others[int(rng.integers(len(others)))]
         snr = float(rng.uniform(8, 14))
-        nx, ny = ac.background(x, len(a), rng), ac.background(y, len(a), rng)
+        nx, ny = sounds.background(x, len(a), rng), sounds.background(y, len(a), rng)
         cut = ac.word_cut(wa, ac.middle_word(wa))
-        good = ac.add_background(a, nx, snr)
-        bad = ac.add_background(a, ac.switch(nx, ny, cut), snr)
+        good = sounds.add_background(a, nx, snr)
+        bad = sounds.add_background(a, ac.switch(nx, ny, cut), snr)
         return good, bad, text, _spk(v)
     if part == "rir_consistency":
         text = lang.neutral_sentence(rng)
         a, wa = r.say(text, v)
-        i1, i2 = rng.choice(len(ac.ROOMS), size=2, replace=False)
-        h1, h2 = ac.room_impulse(ac.ROOMS[i1], rng), ac.room_impulse(ac.ROOMS[i2], rng)
-        y1, y2 = ac.reverberate(a, h1), ac.reverberate(a, h2)
+        i1, i2 = rng.choice(len(sounds.ROOMS), size=2, replace=False)
+        h1, h2 = sounds.room_impulse(sounds.ROOMS[i1], rng), sounds.room_impulse(sounds.ROOMS[i2], rng)
+        y1, y2 = sounds.reverberate(a, h1), sounds.reverberate(a, h2)
         cut = ac.word_cut(wa, ac.middle_word(wa))
         return y1, ac.switch(y1, y2, cut), text, _spk(v)
     if part == "sentiment_consistency":
@@ -205,7 +206,7 @@ def _salmon_item(part: str, i: int, rng, r: ac.Renderer, voices, by_gender) -> t
         y = [k for k in kinds if lang.SOUNDS[k][0] != lang.SOUNDS[x][0]][int(rng.integers(4))]
         a, _ = r.say(text, v)
         snr = float(rng.uniform(6, 10))
-        return ac.add_background(a, ac.background(x, len(a), rng), snr), ac.add_background(a, ac.background(y, len(a), rng), snr), text, _spk(v)
+        return sounds.add_background(a, sounds.background(x, len(a), rng), snr), sounds.add_background(a, sounds.background(y, len(a), rng), snr), text, _spk(v)
     raise ValueError(part)
 
 
