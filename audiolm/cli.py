@@ -45,6 +45,9 @@ COMMANDS: list[tuple[tuple[str, ...], str, str]] = [
     (("scaling", "fit"), "audiolm.scaling.commands", "fit IsoFLOP parabolas + power laws and the parametric law; write fit.json and plots"),
     (("scaling", "predict"), "audiolm.scaling.commands", "compute-optimal N*, D*, predicted loss and an LM config for a budget"),
     (("export", "hf"), "audiolm.lm.hf_folder", "an LM checkpoint -> a Hugging Face Qwen3 folder (transformers.from_pretrained; back in as hf:DIR)"),
+    (("ablations", "run"), "audiolm.ablations.commands",
+     "the CPU ablation study: train + evaluate every variant x seed (resumable), results.csv, tables, verdicts, plots"),
+    (("ablations", "summarize"), "audiolm.ablations.commands", "rebuild the study's tables, verdicts and plots from results.csv"),
     (("report",), "audiolm.report", "gather an experiment's figures into report.md + report.json"),
 ]
 
@@ -55,6 +58,7 @@ GROUP_HELP = {
     "generate": "sample from a trained language model",
     "scaling": "IsoFLOP scaling-law studies",
     "export": "write trained models in the ecosystem's formats",
+    "ablations": "SODA's design-choice ablations at CPU scale (recipes/ablations/study.yaml)",
 }
 
 
