@@ -30,6 +30,9 @@ def xformers_available() -> bool:
     """
     if not torch.cuda.is_available():
         return False
+    from audiolm.lm.cuda_libs import preload_cudart12
+
+    preload_cudart12()  # the PyPI wheel needs libcudart.so.12 and has no RPATH to it (cuda_libs.py)
     try:
         from xformers.ops import memory_efficient_attention
 
