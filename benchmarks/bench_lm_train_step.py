@@ -9,9 +9,11 @@ training path (AudioLM: ``model(x, labels=y)``, fused head + cross-entropy; tran
     python benchmarks/bench_lm_train_step.py --shapes tiny --json
 
 CUDA: tokens/s and MFU of AudioLM at 135M and 600M, bf16 autocast, seq 4096, packed documents,
-xformers vs SDPA (MFU = 6N-style exact FLOPs of ``audiolm.lm.flops`` / ``--peak-flops``):
+xformers vs SDPA, eager vs compiled per block (MFU = exact FLOPs of ``audiolm.lm.flops`` /
+``--peak-flops``); ``recompiles`` counts graphs compiled after the warm-up steps (should be 0):
 
-    python benchmarks/bench_lm_train_step.py --device cuda        # H100 peak 989 TFLOP/s default
+    python benchmarks/bench_lm_train_step.py --device cuda --modes eager,compiled   # H100/H200 peak 989 TFLOP/s
+    python benchmarks/bench_lm_train_step.py --path device --shapes tiny --seq 128 --batch 2   # the same rows on CPU
 """
 
 from __future__ import annotations
@@ -75,7 +77,13 @@ def random_documents(batch: int, seq: int, mean_len: int, g: torch.Generator) ->
     return doc, pos
 
 
-def _measure(cfg, batch_tensors, args, dev: torch.device) -> dict:
+def _graphs() -> int:
+    from torch._dynamo.utils import counters
+
+    return int(counters["stats"]["unique_graphs"])
+
+
+def _measure(cfg, batch_tensors, args, dev: torch.device, mode: str = "eager") -> dict:
     """Tokens/s (and CUDA peak memory) of AudioLM training steps; the model is freed on return."""
     from audiolm.lm.model import AudioLM
 
@@ -84,7 +92,12 @@ def _measure(cfg, batch_tensors, args, dev: torch.device) -> dict:
     torch.manual_seed(0)
     model = AudioLM(cfg).to(dev)
     model.activation_checkpointing = args.checkpointing
-    step_model = torch.compile(model) if args.compile else model
+    step_model = model
+    if mode == "compiled":
+        if args.compile_scope == "blocks":
+            model.compile_blocks()
+        else:
+            step_model = torch.compile(model)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=cuda)
 
     def step():
@@ -99,8 +112,9 @@ def _measure(cfg, batch_tensors, args, dev: torch.device) -> dict:
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     sync = torch.cuda.synchronize if cuda else (lambda: None)
+    warm_graphs = _graphs()
     t = interleaved_timing({"s": step}, args.rounds, args.reps, sync=sync)["s"]
-    res = {"tok_s": x.numel() / t}
+    res = {"tok_s": x.numel() / t, "recompiles": _graphs() - warm_graphs}
     if cuda:
         res["peak_mem_gib"] = torch.cuda.max_memory_allocated() / 2**30
     return res
@@ -123,18 +137,21 @@ def device_rows(args, dev: torch.device) -> list[dict]:
         doc, pos = (t.to(dev) for t in random_documents(batch, seq, args.doc_len, g))
         fpt = flops.training_flops_per_token(cfg, seq, convention="exact")
         for backend in backends:
-            row = {"shape": shape, "attention": backend, "batch": batch, "seq": seq}
-            rows.append(row)
-            if backend == "xformers" and not (cuda and xformers_available()):
-                row["tok_s"] = "unavailable"  # not installed, or a build without kernels for this torch
-            else:
-                try:
-                    row.update(_measure(replace(cfg, attention=backend), (x, pos, doc, y), args, dev))
-                except torch.cuda.OutOfMemoryError:
-                    row["tok_s"] = "OOM"
-            row["mfu"] = flops.mfu(row["tok_s"], fpt, args.peak_flops) if isinstance(row["tok_s"], float) else "-"
-            if cuda:
-                torch.cuda.empty_cache()
+            for mode in args.modes.split(","):
+                row = {"shape": shape, "attention": backend, "mode": mode, "batch": batch, "seq": seq}
+                rows.append(row)
+                if backend == "xformers" and not (cuda and xformers_available()):
+                    row["tok_s"] = "unavailable"  # not installed, or a build without kernels for this torch
+                else:
+                    try:
+                        row.update(_measure(replace(cfg, attention=backend), (x, pos, doc, y), args, dev, mode))
+                    except torch.cuda.OutOfMemoryError:
+                        row["tok_s"] = "OOM"
+                ok = isinstance(row["tok_s"], float)
+                row["mfu"] = flops.mfu(row["tok_s"], fpt, args.peak_flops) if ok else "-"
+                if cuda:
+                    torch.cuda.empty_cache()
+                torch.compiler.reset()  # each row compiles for itself
     return rows
 
 
@@ -154,15 +171,24 @@ def main() -> None:
     p.add_argument("--doc-len", type=int, default=1024, help="CUDA: mean packed document length")
     p.add_argument("--peak-flops", type=float, default=989e12, help="CUDA: device peak (H100 SXM bf16 dense)")
     p.add_argument("--checkpointing", action="store_true", help="CUDA: activation checkpointing")
-    p.add_argument("--compile", action="store_true", help="CUDA: torch.compile the model")
+    p.add_argument("--compile", action="store_true", help="CUDA: same as --modes compiled")
+    p.add_argument("--modes", default="eager", help="CUDA: eager and/or compiled, comma-separated")
+    p.add_argument("--compile-scope", choices=["blocks", "model"], default="blocks",
+                   help="compiled: each decoder block (default; short compile) or the whole model")
+    p.add_argument("--path", choices=["auto", "device"], default="auto",
+                   help="device: the CUDA rows (backends x modes, bf16 autocast) on --device, CPU included")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    if args.device == "cuda":
+    if args.compile:
+        args.modes = "compiled"
+    if args.device == "cuda" or args.path == "device":
         args.shapes = args.shapes or "135m,600m"
-        rows = device_rows(args, torch.device("cuda"))
-        emit(rows, args.json, "AudioLM training step on CUDA (bf16 autocast, packed documents)")
+        if args.device == "cpu":
+            args.backends = ",".join(b for b in args.backends.split(",") if b != "xformers") or "sdpa"
+        rows = device_rows(args, torch.device(args.device))
+        emit(rows, args.json, f"AudioLM training step on {args.device} (bf16 autocast, packed documents)")
     else:
         args.shapes = args.shapes or "tiny,135m"
         rows = cpu_rows(args)

@@ -235,6 +235,36 @@ def test_xformers_matches_sdpa_on_packed_batch():
             torch.testing.assert_close(m(x, **kw), ref(x, **kw), atol=2e-4, rtol=1e-3)
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not xformers_available(), reason="needs CUDA and an xformers build with kernels for this torch")
+def test_xformers_matches_sdpa_backward_and_training_step_bf16():
+    """Packed rows of several documents, bf16 autocast: gradients within 2e-2 (relative to their norm),
+    and one AdamW step from the same weights gives the same next loss within 1e-2."""
+    torch.manual_seed(7)
+    cfg = tiny_cfg(n_heads=8, n_kv_heads=2, d_model=128, ffn_dim=256, n_layers=2)
+    models = {b: AudioLM(replace(cfg, attention=b)).cuda() for b in ("xformers", "sdpa")}
+    models["sdpa"].load_state_dict(models["xformers"].state_dict())
+    x = torch.randint(0, 101, (3, 96), device="cuda")
+    y = torch.randint(0, 101, (3, 96), device="cuda")
+    doc = torch.tensor([[0] * 30 + [1] * 40 + [2] * 26, [0] * 96, [0] * 10 + [1] * 70 + [-1] * 16], device="cuda")
+    pos = torch.stack([torch.cat([torch.arange(30), torch.arange(40), torch.arange(26)]), torch.arange(96),
+                       torch.cat([torch.arange(10), torch.arange(70), torch.arange(16)])]).cuda()
+    losses, grads = {}, {}
+    for b, m in models.items():
+        opt = torch.optim.AdamW(m.parameters(), lr=1e-3)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out = m(x, pos, doc, labels=y)
+        out.loss.backward()
+        grads[b] = torch.cat([p.grad.float().reshape(-1) for p in m.parameters()])
+        opt.step()
+        with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+            losses[b] = (float(out.loss), float(m(x, pos, doc, labels=y).loss))
+    rel = (grads["xformers"] - grads["sdpa"]).norm() / grads["sdpa"].norm()
+    assert rel < 2e-2, float(rel)
+    assert losses["xformers"][0] == pytest.approx(losses["sdpa"][0], abs=1e-2)
+    assert losses["xformers"][1] == pytest.approx(losses["sdpa"][1], abs=1e-2)
+
+
 @pytest.mark.parametrize("z_loss", [0.0, 1e-4])
 def test_fused_loss_equals_cross_entropy_of_logits(z_loss):
     torch.manual_seed(6)

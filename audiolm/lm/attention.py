@@ -155,6 +155,7 @@ def _attend_sdpa(q, k, v, plan: AttentionPlan) -> torch.Tensor:
     return out.transpose(1, 2)
 
 
+@torch.compiler.disable  # an opaque fused kernel; its block-diagonal bias differs every batch (no recompiles)
 def _attend_xformers(q, k, v, plan: AttentionPlan) -> torch.Tensor:
     from xformers.ops import memory_efficient_attention
 

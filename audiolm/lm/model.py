@@ -190,6 +190,16 @@ class AudioLM(nn.Module):
     def vocab_size(self) -> int:
         return self.cfg.vocab_size
 
+    def compile_blocks(self, **kwargs) -> None:
+        """``torch.compile`` each decoder block in place (``nn.Module.compile``: state-dict keys unchanged).
+
+        Blocks share their code, so one graph serves all of them (parameters are graph inputs):
+        compile time stays that of one block whatever the depth. The attention plan is built
+        outside the compiled region (its mask construction syncs with the host once per pass).
+        """
+        for layer in self.layers:
+            layer.compile(**kwargs)
+
     def new_cache(self, batch_size: int, max_len: int, device=None, dtype=None) -> KVCache:
         p = self.embed.weight
         return KVCache(self.cfg, batch_size, max_len, device or p.device, dtype or p.dtype)

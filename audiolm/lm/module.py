@@ -175,6 +175,7 @@ class LMModule(pl.LightningModule):
         self.train_audio_seconds = 0.0
         self._last_val_step = -1
         self._compiled = None
+        self._blocks_compiled = False
 
     def loaded(self):
         """This module as a :class:`~audiolm.lm.loaded.LoadedLM` (what evaluation during training uses)."""
@@ -196,9 +197,12 @@ class LMModule(pl.LightningModule):
         return fn(input_ids, position_ids, document_ids)
 
     def on_fit_start(self) -> None:
-        if self.cfg.trainer.compile and self._compiled is None:
-            # kept off the module tree so that state_dict keys stay those of the plain model
-            object.__setattr__(self, "_compiled", torch.compile(self.model))
+        if self.cfg.trainer.compile and self._compiled is None and not self._blocks_compiled:
+            if self.cfg.trainer.compile_scope == "blocks":
+                self.model.compile_blocks()
+                self._blocks_compiled = True
+            else:  # kept off the module tree so that state_dict keys stay those of the plain model
+                object.__setattr__(self, "_compiled", torch.compile(self.model))
 
     def _loss(self, batch: dict) -> LossOutput:
         """The model's fused chunked head + cross-entropy + z-loss (no [B, L, V] logits kept)."""

@@ -21,6 +21,7 @@ from audiolm.tokens.datamodule import DataConfig
 OPTIMIZERS = ("cautious_adamw", "adamw")
 STRATEGIES = ("auto", "ddp", "fsdp")
 NAN_POLICIES = ("stop", "skip")
+COMPILE_SCOPES = ("blocks", "model")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class TrainerConfig:
     strategy: str = "auto"  # auto | ddp | fsdp
     activation_checkpointing: bool = False
     compile: bool = False  # torch.compile the model's forward
+    compile_scope: str = "blocks"  # blocks: each decoder block on its own (short compile, one graph reused) | model
     val_every_n_steps: int = 1000  # 0 = validate only at the end
     val_batches: int = 0  # batches per validation; 0 = the whole validation set
     ckpt_every_n_steps: int = 1000  # step-N.ckpt every N steps (last.ckpt too); 0 = only at the end
@@ -93,6 +95,7 @@ def validate_train_config(cfg: LMTrainConfig, *, require_data: bool = False) -> 
     _choice("optim.schedule", o.schedule, SCHEDULES)
     _choice("trainer.strategy", t.strategy, STRATEGIES)
     _choice("trainer.nan_policy", t.nan_policy, NAN_POLICIES)
+    _choice("trainer.compile_scope", t.compile_scope, COMPILE_SCOPES)
     if t.strategy == "fsdp" and t.accelerator == "cpu":
         _bad("trainer.strategy", "fsdp needs GPUs (Lightning's FSDP has no CPU path); use ddp on CPU")
     if o.lr <= 0:
