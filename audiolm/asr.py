@@ -1,9 +1,21 @@
 """Speech recognition as a measuring instrument: the offline ASR judge, text normalisation and WER.
 
 One home for the codec benchmarks (``reconstruction_metrics(asr=True)``, ``bench_codec --asr``),
-the evaluation's TTS / S2ST judges (:mod:`audiolm.eval.judges` adds Whisper and the corpus judge)
-and the ASR task, so that "WER" is the same measure everywhere: the same judge input (mono,
-16 kHz, peak-normalised), the same normalisation, corpus-level counts (torchmetrics).
+the evaluation's TTS / S2ST judges and the ASR task, so that "WER" is the same measure
+everywhere: the same judge input (mono, 16 kHz, peak-normalised), the same normalisation,
+corpus-level counts (torchmetrics). Speaker similarity lives beside it in :mod:`audiolm.speaker`.
+
+Judges (``make_asr_judge(spec)``):
+
+- ``pocketsphinx`` (default, offline; :class:`audiolm.asr.PocketSphinxJudge`, the codec benchmarks'
+  judge too): the en-us acoustic model, dictionary and language model that
+  the ``pocketsphinx`` wheel ships. Weak on synthetic voices: read it next to ``wer_reference``
+  (the same judge on the ground-truth audio), which every TTS report carries.
+- ``whisper:PATH`` or a local folder holding a Whisper model saved by ``transformers``
+  (``WhisperForConditionalGeneration`` + its processor).
+- ``corpus:CORPUS_DIR`` (offline, for the embedded corpus): a phone recogniser trained on the
+  corpus' train split (cached in ``CORPUS_DIR/.judge/``) + a word loop over the corpus lexicon
+  (``audiolm.codec.intelligibility.CorpusRecognizer``); WER ~0.03 on real recordings of that corpus.
 
 Normalisation (references and hypotheses alike, Whisper-English style but small): Unicode NFKC,
 lower case, ``&`` -> ``and``, apostrophes dropped inside words (``don't`` -> ``dont``), every other
@@ -15,6 +27,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -92,3 +105,51 @@ class PocketSphinxJudge:
             hyp = self._decoder.hyp()
             out.append(hyp.hypstr if hyp is not None else "")
         return out
+
+
+class WhisperJudge:
+    """A Whisper model from a local folder (``transformers`` format)."""
+
+    name = "whisper"
+
+    def __init__(self, path: str | Path, device: str = "cpu", max_new_tokens: int = 128) -> None:
+        from transformers import AutoProcessor, WhisperForConditionalGeneration
+
+        path = Path(path)
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(f"whisper judge: no config.json in {path} (save a Whisper model there with save_pretrained)")
+        self.processor = AutoProcessor.from_pretrained(path)
+        self.model = WhisperForConditionalGeneration.from_pretrained(path).to(device).eval()
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        self.name = f"whisper:{path}"
+
+    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int) -> list[str]:
+        import torch
+
+        if not len(wavs):
+            return []
+        audio = [to_rate(w, sample_rate) for w in wavs]
+        feats = self.processor.feature_extractor(audio, sampling_rate=JUDGE_RATE, return_tensors="pt").input_features
+        kw = {"max_new_tokens": self.max_new_tokens}
+        gc = getattr(self.model, "generation_config", None)
+        if gc is not None and "<|en|>" in (getattr(gc, "lang_to_id", None) or {}):
+            kw.update(language="en", task="transcribe")
+        with torch.no_grad():
+            ids = self.model.generate(feats.to(self.device, self.model.dtype), **kw)
+        return [t.strip() for t in self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+
+def make_asr_judge(spec: str = "pocketsphinx", device: str = "cpu") -> ASRJudge:
+    if spec in ("", "pocketsphinx"):
+        return PocketSphinxJudge()
+    if spec.startswith("whisper:"):
+        return WhisperJudge(spec.split(":", 1)[1], device)
+    if spec.startswith("corpus:"):
+        from audiolm.codec.intelligibility import CorpusRecognizer
+
+        return CorpusRecognizer.from_corpus(spec.split(":", 1)[1])
+    if Path(spec).is_dir():
+        return WhisperJudge(spec, device)
+    raise ValueError(f"unknown ASR judge {spec!r}: use 'pocketsphinx', 'whisper:PATH', 'corpus:CORPUS_DIR' or a "
+                     "local Whisper folder")

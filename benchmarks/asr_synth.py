@@ -7,7 +7,7 @@ Two sentence sets per voice: ``everyday`` (short common sentences, fixed below) 
 (sentences of the embedded generator, ``audiolm.data.sentences``: grammatical but often odd, with
 rarer words, so pocketsphinx's general-English language model helps much less). The chance control
 scores each transcript against another sentence (a shifted pairing): the WER when no word comes
-through. Judge and metric are the evaluation's (``audiolm.eval.judges.PocketSphinxJudge``,
+through. Judge and metric are the evaluation's (``audiolm.asr.PocketSphinxJudge``,
 ``audiolm.asr.wer_cer``).
 """
 
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from audiolm.data.espeak import Espeak  # noqa: E402
 from audiolm.data.sentences import generate_sentences  # noqa: E402
 from audiolm.data.synth import make_speakers, speaker_id  # noqa: E402
-from audiolm.eval.judges import PocketSphinxJudge  # noqa: E402
+from audiolm.asr import PocketSphinxJudge  # noqa: E402
 from audiolm.asr import wer_cer  # noqa: E402
 
 EVERYDAY = [

@@ -98,7 +98,7 @@ def test_word_identification_on_originals_and_reconstructions(tmp_path):
 def test_corpus_recognizer_is_an_asr_judge(tmp_path):
     from audiolm.codec.intelligibility import CorpusRecognizer
     from audiolm.codec.testing import fake_words
-    from audiolm.eval.judges import make_asr_judge
+    from audiolm.asr import make_asr_judge
 
     torch.manual_seed(0)
     d = tmp_path / "corpus"

@@ -5,17 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from audiolm.eval.judges import (
-    MfccSimilarity,
-    PocketSphinxJudge,
-    WavLMSimilarity,
-    WhisperJudge,
-    cosine,
-    make_asr_judge,
-    make_similarity,
-    similarity,
-)
-from audiolm.asr import normalize_text, wer_cer
+from audiolm.asr import PocketSphinxJudge, WhisperJudge, make_asr_judge, normalize_text, wer_cer
+from audiolm.speaker import MfccSimilarity, WavLMSimilarity, cosine, make_similarity, similarity
 
 
 def test_normalisation():

@@ -419,7 +419,8 @@ def _same_speaker_prompts(cuts) -> list[tuple]:
 
 
 def run_tts(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, generate_fn=None, judge=None, sim=None) -> tuple[dict, list]:
-    from audiolm.eval.judges import make_asr_judge, make_similarity, similarity
+    from audiolm.asr import make_asr_judge
+    from audiolm.speaker import make_similarity, similarity
     from audiolm.asr import wer_cer
 
     ctx.get_codec(task)  # fail early, naming the task, when the checkpoint has no codec
@@ -476,7 +477,7 @@ def run_tts(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, genera
 
 
 def run_continuation(ctx: EvalContext, task: str, folder: Path, opts: EvalOptions, generate_fn=None, sim=None) -> tuple[dict, list]:
-    from audiolm.eval.judges import make_similarity, similarity
+    from audiolm.speaker import make_similarity, similarity
 
     codec = ctx.get_codec(task)
     generate_fn = generate_fn or default_generate()

@@ -201,7 +201,7 @@ def cascade_transcripts(test: Sequence[Pair], judge) -> list[str]:
 
 
 def run_s2tt(ctx, task: str, folder: Path, opts, generate_fn=None, judge=None) -> tuple[dict, list]:
-    from audiolm.eval.judges import make_asr_judge
+    from audiolm.asr import make_asr_judge
     from audiolm.eval.tasks import default_generate
 
     generate_fn = generate_fn or default_generate()
@@ -216,7 +216,8 @@ def run_s2tt(ctx, task: str, folder: Path, opts, generate_fn=None, judge=None) -
 
 
 def run_s2st(ctx, task: str, folder: Path, opts, generate_fn=None, judge=None, sim=None) -> tuple[dict, list]:
-    from audiolm.eval.judges import make_asr_judge, make_similarity, similarity
+    from audiolm.asr import make_asr_judge
+    from audiolm.speaker import make_similarity, similarity
     from audiolm.eval.tasks import _constraint, _cut_audio, _generate, default_generate, ids_to_audio
 
     codec = ctx.get_codec(task)  # fail early when the checkpoint names no codec

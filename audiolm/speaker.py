@@ -1,18 +1,7 @@
-"""Pluggable judges for generated speech: an ASR judge (for WER) and a speaker-similarity model.
+"""Speaker similarity: one home for the evaluation (TTS voice prompts, S2ST voice preservation),
+the report and the codec benchmarks.
 
-ASR judges (``make_asr_judge(spec)``):
-
-- ``pocketsphinx`` (default, offline; :class:`audiolm.asr.PocketSphinxJudge`, the codec benchmarks'
-  judge too): the en-us acoustic model, dictionary and language model that
-  the ``pocketsphinx`` wheel ships. Weak on synthetic voices: read it next to ``wer_reference``
-  (the same judge on the ground-truth audio), which every TTS report carries.
-- ``whisper:PATH`` or a local folder holding a Whisper model saved by ``transformers``
-  (``WhisperForConditionalGeneration`` + its processor).
-- ``corpus:CORPUS_DIR`` (offline, for the embedded corpus): a phone recogniser trained on the
-  corpus' train split (cached in ``CORPUS_DIR/.judge/``) + a word loop over the corpus lexicon
-  (``audiolm.codec.intelligibility.CorpusRecognizer``); WER ~0.03 on real recordings of that corpus.
-
-Speaker similarity (``make_similarity(spec)``):
+Models (``make_similarity(spec)``):
 
 - ``mfcc`` (default, offline, no weights): the cosine of utterance statistics of cepstral features
   — the mean and standard deviation of liftered MFCCs 1..19 over speech frames; see
@@ -26,12 +15,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import torch
 
-from audiolm.asr import JUDGE_RATE, ASRJudge, PocketSphinxJudge, to_rate  # noqa: F401  (the shared judge)
+from audiolm.asr import JUDGE_RATE, to_rate
 
 
 class SpeakerSimilarity(Protocol):
@@ -48,60 +37,6 @@ def cosine(a: np.ndarray, b: np.ndarray) -> float:
 
 def similarity(model: SpeakerSimilarity, wav_a, sr_a, wav_b, sr_b) -> float:
     return cosine(model.embed(wav_a, sr_a), model.embed(wav_b, sr_b))
-
-
-# ---------------------------------------------------------------------------------------------
-# ASR judges
-
-
-class WhisperJudge:
-    """A Whisper model from a local folder (``transformers`` format)."""
-
-    name = "whisper"
-
-    def __init__(self, path: str | Path, device: str = "cpu", max_new_tokens: int = 128) -> None:
-        from transformers import AutoProcessor, WhisperForConditionalGeneration
-
-        path = Path(path)
-        if not (path / "config.json").is_file():
-            raise FileNotFoundError(f"whisper judge: no config.json in {path} (save a Whisper model there with save_pretrained)")
-        self.processor = AutoProcessor.from_pretrained(path)
-        self.model = WhisperForConditionalGeneration.from_pretrained(path).to(device).eval()
-        self.device = device
-        self.max_new_tokens = max_new_tokens
-        self.name = f"whisper:{path}"
-
-    @torch.no_grad()
-    def transcribe(self, wavs: Sequence[np.ndarray], sample_rate: int) -> list[str]:
-        if not len(wavs):
-            return []
-        audio = [to_rate(w, sample_rate) for w in wavs]
-        feats = self.processor.feature_extractor(audio, sampling_rate=JUDGE_RATE, return_tensors="pt").input_features
-        kw = {"max_new_tokens": self.max_new_tokens}
-        gc = getattr(self.model, "generation_config", None)
-        if gc is not None and "<|en|>" in (getattr(gc, "lang_to_id", None) or {}):
-            kw.update(language="en", task="transcribe")
-        ids = self.model.generate(feats.to(self.device, self.model.dtype), **kw)
-        return [t.strip() for t in self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)]
-
-
-def make_asr_judge(spec: str = "pocketsphinx", device: str = "cpu") -> ASRJudge:
-    if spec in ("", "pocketsphinx"):
-        return PocketSphinxJudge()
-    if spec.startswith("whisper:"):
-        return WhisperJudge(spec.split(":", 1)[1], device)
-    if spec.startswith("corpus:"):
-        from audiolm.codec.intelligibility import CorpusRecognizer
-
-        return CorpusRecognizer.from_corpus(spec.split(":", 1)[1])
-    if Path(spec).is_dir():
-        return WhisperJudge(spec, device)
-    raise ValueError(f"unknown ASR judge {spec!r}: use 'pocketsphinx', 'whisper:PATH', 'corpus:CORPUS_DIR' or a "
-                     "local Whisper folder")
-
-
-# ---------------------------------------------------------------------------------------------
-# speaker similarity
 
 
 def _mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 20.0, fmax: float | None = None) -> np.ndarray:
