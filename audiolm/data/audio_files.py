@@ -134,3 +134,15 @@ def read_cut_audio(cut) -> CutAudio:
         detail = " | ".join(line.strip() for line in str(e).splitlines()[1:3] if line.strip()) or msg
         raise AudioSkip("corrupt or unreadable audio", f"{cut.id}: {msg} {detail}".strip()[:400]) from None
     return CutAudio(audio if audio.ndim == 2 else audio[None], int(cut.sampling_rate), cut)
+
+
+def write_flac(path: str | Path, audio: np.ndarray, sample_rate: int) -> Path:
+    """16-bit FLAC written under a temporary name, then renamed: a killed run never leaves a truncated
+    file under the final name (which a rerun would take as done)."""
+    import soundfile as sf
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    sf.write(str(tmp), audio, sample_rate, format="FLAC", subtype="PCM_16")
+    os.replace(tmp, path)
+    return path

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from audiolm.data.corpora import (MAX_DURATION, Item, LayoutError, _require_dir, hash_split, items_to_cuts, read_text_file,
                                   write_corpus)
+from audiolm.data.audio_files import write_flac
 from audiolm.skips import SkipReport
 
 log = logging.getLogger("audiolm")
@@ -169,9 +170,7 @@ def _emilia_tar_items(tar_path: Path, lang_dir: str, audio_out: Path, dev: float
                 data, sr = sf.read(io.BytesIO(audio_bytes), dtype="float32", always_2d=True)
                 if len(data) == 0:
                     raise ValueError("empty")
-                tmp = dest.with_name(dest.name + ".tmp")
-                sf.write(str(tmp), data.mean(axis=1), sr, format="FLAC", subtype="PCM_16")
-                tmp.replace(dest)  # a killed run never leaves a truncated file that a rerun would reuse
+                write_flac(dest, data.mean(axis=1), sr)
             except Exception:
                 report.skip("unreadable_audio", name)
                 continue

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import random
 import zlib
 from dataclasses import dataclass
@@ -221,8 +220,7 @@ class Delivery:
 
 def _synth_document(task: tuple[DocPlan, Voice, str, Delivery]) -> tuple[str, list, list]:
     """Worker: synthesize one document into FLAC files. Returns (doc_id, utterances, failures)."""
-    import soundfile as sf
-
+    from audiolm.data.audio_files import write_flac
     from audiolm.data.espeak import Espeak
 
     plan, voice, audio_dir, delivery = task
@@ -239,10 +237,7 @@ def _synth_document(task: tuple[DocPlan, Voice, str, Delivery]) -> tuple[str, li
             if not res.words or len(res.audio) == 0 or float(np.abs(res.audio).max()) < 1e-4:
                 raise ValueError("silent synthesis")
             audio = delivery.render(res.audio, rng)
-            path = out_dir / f"{utt_id}.flac"
-            tmp = path.with_name(path.name + ".tmp")
-            sf.write(str(tmp), audio, OUTPUT_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-            os.replace(tmp, path)  # a killed run never leaves a truncated file under the final name
+            path = write_flac(out_dir / f"{utt_id}.flac", audio, OUTPUT_SAMPLE_RATE)
             utts.append((utt_id, pos, text, str(path.resolve()), len(audio), res.words, res.phones))
         except Exception as e:  # one bad sentence never stops the corpus
             failures.append((utt_id, f"{type(e).__name__}: {e}"))

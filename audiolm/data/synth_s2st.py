@@ -14,7 +14,6 @@ in every split (a pair's voices are dealt round-robin).
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -67,8 +66,7 @@ def target_speaker_id(i: int) -> str:
 
 def _synth_pair(task: tuple[PairPlan, Voice, Voice, str]):
     """Worker: speak one pair into two FLAC files -> (pair_id, [(role, path, n, words, phones)], failure)."""
-    import soundfile as sf
-
+    from audiolm.data.audio_files import write_flac
     from audiolm.data.espeak import Espeak
 
     plan, src_voice, tgt_voice, audio_dir = task
@@ -81,10 +79,7 @@ def _synth_pair(task: tuple[PairPlan, Voice, Voice, str]):
             res = tts.synthesize(text, voice)
             if not res.words or len(res.audio) == 0 or float(np.abs(res.audio).max()) < 1e-4:
                 raise ValueError("silent synthesis")
-            path = out_dir / f"{plan.pair_id}-{role}.flac"
-            tmp = path.with_name(path.name + ".tmp")
-            sf.write(str(tmp), res.audio, OUTPUT_SAMPLE_RATE, format="FLAC", subtype="PCM_16")
-            os.replace(tmp, path)
+            path = write_flac(out_dir / f"{plan.pair_id}-{role}.flac", res.audio, OUTPUT_SAMPLE_RATE)
             done.append((role, str(path.resolve()), len(res.audio), res.words, res.phones))
         except Exception as e:  # a pair missing one side is skipped whole (counted)
             return plan.pair_id, [], f"{role}: {type(e).__name__}: {e}"
