@@ -71,6 +71,22 @@ def test_recipe_marks_a_stage_done_only_when_it_finished(tmp_path):
     assert proc.returncode == 143 and not (exp / ".done.0.corpus").exists()
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and (exp / ".done.0.corpus").exists()
+    # the s2st recipe shares the stage bookkeeping (recipes/lib.sh) and takes its own --quickstart
+    qs = tmp_path / "qs"
+    for f in ("codec/checkpoints/last.ckpt", "tokenizer.json", "lm/checkpoints/last.ckpt"):
+        (qs / f).parent.mkdir(parents=True, exist_ok=True)
+        (qs / f).write_text("")
+    cmd = ["bash", "recipes/s2st/run.sh", "--exp", str(tmp_path / "s2st"), "--quickstart", str(qs), "--stop-stage", "0"]
+    proc = subprocess.run(cmd, cwd=repo, env={**env, "FAKE_RC": "143"}, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 143 and not (tmp_path / "s2st" / ".done.0.corpus").exists()
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and (tmp_path / "s2st" / ".done.0.corpus").exists()
+    proc = subprocess.run(cmd[:2] + ["--quickstart", str(tmp_path / "none")], cwd=repo, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "run the quickstart first" in proc.stderr
+    proc = subprocess.run(["bash", "recipes/quickstart/run.sh", "--frobnicate", "1"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and "unknown argument --frobnicate" in proc.stderr
 
 
 def test_every_verb_resolves_to_its_configure_and_run_functions():

@@ -11,21 +11,9 @@ stage=0
 stop_stage=100
 exp=exp/quickstart
 size=default
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stage) stage=$2; shift 2 ;;
-    --stop-stage) stop_stage=$2; shift 2 ;;
-    --exp) exp=$2; shift 2 ;;
-    --size) size=$2; shift 2 ;;
-    -h|--help) sed -n 2,6p "$0"; exit 0 ;;
-    *) echo "unknown argument $1" >&2; exit 2 ;;
-  esac
-done
-
-if [ "${AUDIOLM_NO_SETUP:-0}" != "1" ]; then
-  bash scripts/setup_env.sh
-  . .venv/bin/activate
-fi
+. recipes/lib.sh
+parse_recipe_args "$@"
+recipe_setup
 
 # Sizes: 'default' is the documented quickstart; 'tiny' is what the end-to-end test runs.
 if [ "$size" = tiny ]; then
@@ -42,18 +30,6 @@ fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
 mkdir -p "$exp"
-timing="$exp/stage_times.tsv"
-run_stage() {  # run_stage N NAME COMMAND...
-  local n=$1 name=$2; shift 2
-  if [ "$n" -lt "$stage" ] || [ "$n" -gt "$stop_stage" ]; then return 0; fi
-  if [ -f "$exp/.done.$n.$name" ]; then echo "== stage $n ($name): done already, skipping"; return 0; fi
-  echo "== stage $n ($name)"
-  local t0=$(date +%s)
-  "$@"
-  local t1=$(date +%s)
-  printf "%s\t%s\t%s\n" "$n" "$name" "$((t1 - t0))" >> "$timing"
-  touch "$exp/.done.$n.$name"
-}
 
 D=$exp/data
 CODEC_CKPT=$exp/codec/checkpoints/last.ckpt
