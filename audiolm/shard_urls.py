@@ -136,8 +136,8 @@ def read_bytes(address: str, retries: int | None = None) -> bytes:
 def _why(e: BaseException | None) -> str:
     """One line for a read failure (lhotse's failed-command message made readable)."""
     text = str(e).splitlines()[0] if e is not None and str(e) else ""
-    m = re.search(r"exit (\d+) \(read\)", text)
-    if m:
+    m = re.search(r"exit (\d+) \(read\)", text) or re.match(r"the command exited with status (\d+)", text)
+    if m:  # lhotse's own check or ours (_check_exit), whichever sees the exit first: one message
         return f"the command exited with status {m.group(1)}"
     return f"{type(e).__name__}: {text[:200]}" if text else type(e).__name__
 

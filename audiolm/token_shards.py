@@ -85,6 +85,15 @@ class CodecInfo:
             raise ValueError(f"{where}: a value of {dict((k, d[k]) for k in cls.KEYS)} is not a number") from None
 
     @classmethod
+    def from_stored(cls, d: dict | None, where: str) -> "CodecInfo | None":
+        """A description as stored (``codec.json``, a checkpoint's ``audiolm`` entry, ``audiolm.json``),
+        by this or an older version: ``spec`` and ``sample_rate`` may be missing (then ``""`` and 0:
+        unknown); the frame rate and codebook sizes may not. ``None`` stays None."""
+        if d is None:
+            return None
+        return cls.from_dict({"spec": "", "sample_rate": 0, **d}, where)
+
+    @classmethod
     def of(cls, codec) -> "CodecInfo":
         """The description of a loaded codec (``AudioCodec.info()``)."""
         return cls.from_dict(codec.info(), f"codec {getattr(codec, 'spec', '')}")

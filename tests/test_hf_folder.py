@@ -64,7 +64,7 @@ def test_hf_folder_back_in_as_hf_spec(ckpt, tmp_path):
     out = tmp_path / "hf"
     main(["export", "hf", str(ckpt), str(out)])
     a, b = load_lm(ckpt), load_lm(f"hf:{out}")
-    assert b.codec_spec == CODEC["spec"] and b.codec_info == CODEC and b.layout.name == a.layout.name
+    assert b.codec_spec == CODEC["spec"] and b.codec_info.to_dict() == CODEC and b.layout.name == a.layout.name
     assert b.layout.codebooks == a.layout.codebooks and b.tokenizer.vocab.size == a.tokenizer.vocab.size
     assert b.config.data.seq_len == 128 and b.step == 7
     x = torch.randint(0, a.tokenizer.vocab.size, (1, 30))

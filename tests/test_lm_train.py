@@ -355,10 +355,13 @@ def test_the_training_module_is_a_loaded_lm_for_evaluation(tmp_path):
     tok = tiny_tokenizer(n_codebooks=4, codebook_size=16)
     cfg = toy_config(tmp_path)
     cfg.data.codebooks, cfg.data.layout = [0, 1], "delay"
-    module = LMModule(to_dict(cfg), codec={"spec": "codec.ckpt", "frame_rate": 12.5},
-                      tokenizer_json=tok.hf.to_str())
+    from audiolm.token_shards import CodecInfo
+
+    info = CodecInfo("codec.ckpt", 24000, 12.5, 4, 16)
+    module = LMModule(to_dict(cfg), codec=info.to_dict(), tokenizer_json=tok.hf.to_str())  # as from Lightning's hparams
     loaded = module.loaded()
     assert loaded.model is module.model and loaded.codec_spec == "codec.ckpt" and loaded.step == 0
+    assert loaded.codec_info == info and module.frame_rate == 12.5
     assert loaded.layout.name == "delay" and loaded.layout.codebooks == [0, 1]
     assert loaded.tokenizer.vocab.size == tok.vocab.size
     ctx = EvalContext.from_loaded(loaded, "cpu", tmp_path / "cache")

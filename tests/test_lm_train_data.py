@@ -76,7 +76,7 @@ def test_train_on_token_shards_then_load_and_generate(corpus, capsys):
 
     lm = load_lm(run / "checkpoints" / "last.ckpt")
     V = lm.model.vocab_size
-    assert V == lm.tokenizer.vocab.size and lm.codec_spec == spec and lm.codec_info["n_codebooks"] == codec.n_codebooks
+    assert V == lm.tokenizer.vocab.size and lm.codec_spec == spec and lm.codec_info.n_codebooks == codec.n_codebooks
     assert lm.layout.codebooks == list(range(codec.n_codebooks)) and lm.step == 30
     # the loss fell well below a uniform guess over the vocabulary, per token and for every modality
     assert final["steps"] == 30 and final["val_loss"] < math.log(V) - 1.5, final

@@ -29,7 +29,7 @@ def test_fresh_output_opens_with_lhotse_and_an_old_layout_is_read_then_migrated(
     for name in ("codec.json", "summary.json", "skips.json"):
         shutil.copy(meta_dir(out) / name, old / name)
     shutil.copytree(progress_dir(out), old / ".progress")
-    assert read_codec_info([str(old)]) == read_codec_json(out)  # still read where it was
+    assert read_codec_info([str(old)]).to_dict() == read_codec_json(out)  # still read where it was
     assert len(list(open_shards(old))) == 5
     s = tokenize(ckpt, str(tmp_path / "cuts.jsonl.gz"), old, shard_size=2, progress=False)  # a rerun migrates
     assert s["complete"] and s["cuts_encoded"] == 5 and "moved codec.json" in caplog.text

@@ -139,7 +139,7 @@ def test_shar_round_trip_and_validation(tmp_path):
     (train / "codec.json").write_text((train / "codec.json").read_text().replace("12.5", "10.0"))
     dm = LMDataModule(c)
     dm.setup("fit")
-    assert dm.frame_rate == 10.0 and dm.codec_info["n_codebooks"] == 4
+    assert dm.frame_rate == 10.0 and dm.codec_info.n_codebooks == 4
     vb = dm.val_batches()
     expect = [d for _, u in val_docs for d in build_formats(u, c.formats, dm.layout, TOK, c.seq_len)]
     ref = list(pack_documents(expect, c.seq_len, c.batch_size, TOK.pad_id))

@@ -18,6 +18,7 @@ from audiolm.lm.model import AudioLM
 from audiolm.lm.loaded import LoadedLM, layout_of  # noqa: F401  (LoadedLM: re-exported, its former home)
 from audiolm.lm.module import CHECKPOINT_FORMAT, CheckpointMismatchError
 from audiolm.lm.train_config import LMTrainConfig
+from audiolm.token_shards import CodecInfo
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -83,8 +84,8 @@ def load_lm(path: str | Path, device: str | torch.device = "cpu", **hf_options) 
     if meta.get("tokenizer_json"):
         tokenizer = load_tokenizer_from_json(meta["tokenizer_json"])
         layout = layout_of(config, tokenizer)
-    codec = meta.get("codec") or None
+    codec = CodecInfo.from_stored(meta.get("codec") or None, f"{path}: codec")
     return LoadedLM(
-        model=model, tokenizer=tokenizer, layout=layout, codec_spec=(codec or {}).get("spec"),
+        model=model, tokenizer=tokenizer, layout=layout, codec_spec=codec.spec if codec else None,
         config=config, codec_info=codec, step=int(ckpt.get("global_step", 0)),
     )

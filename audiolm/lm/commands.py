@@ -176,7 +176,7 @@ class _Session:
         print(f"wrote {path} ({len(wav) / self.codec.sample_rate:.2f} s)")
 
     def audio_budget(self, seconds: float) -> int:
-        frame_rate = float((self.lm.codec_info or {}).get("frame_rate") or self.codec.frame_rate)
+        frame_rate = self.lm.codec_info.frame_rate if self.lm.codec_info else float(self.codec.frame_rate)
         return prompts.audio_budget(self.layout, frame_rate, seconds)
 
     def generate(self, prompt: list[int], max_new_tokens: int, stop: list[int], temperature: float | None = None) -> list[int]:

@@ -49,10 +49,10 @@ def export_hf(ckpt_path: str | Path, out_dir: str | Path, dtype: torch.dtype | N
     data = to_dict(lm.config).get("data", {})
     meta = {
         "format": 1,
-        "codec": lm.codec_info,
+        "codec": lm.codec_info.to_dict() if lm.codec_info else None,
         "layout": data.get("layout", "frame_major"),
         "codebooks": list(data.get("codebooks", range(v.n_codebooks))),
-        "frame_rate": (lm.codec_info or {}).get("frame_rate"),
+        "frame_rate": lm.codec_info.frame_rate if lm.codec_info else None,
         "formats": list(data.get("formats", [])),
         "trained_seq_len": data.get("seq_len"),
         "step": lm.step,
@@ -76,6 +76,7 @@ def load_hf_lm(path: str | Path, device: str | torch.device = "cpu", *, codec: s
     from audiolm.lm.hf import from_hf
     from audiolm.lm.train_config import LMTrainConfig
     from audiolm.tokens.layout import make_layout
+    from audiolm.token_shards import CodecInfo
     from audiolm.tokens.tokenizer import UnifiedTokenizer
 
     folder = Path(str(path)[len(HF_PREFIX):] if is_hf_spec(str(path)) else path)
@@ -104,8 +105,8 @@ def load_hf_lm(path: str | Path, device: str | torch.device = "cpu", *, codec: s
     hf_model = Qwen3ForCausalLM.from_pretrained(str(folder), **{dtype_kw: torch.float32})
     model = from_hf(hf_model, attention="sdpa").float().eval().to(device)
     meta = read_audiolm_json(folder)
-    codec_info = meta.get("codec")
-    codec_spec = codec or (codec_info or {}).get("spec")
+    codec_info = CodecInfo.from_stored(meta.get("codec"), f"{folder / AUDIOLM_JSON}: codec")
+    codec_spec = codec or (codec_info.spec if codec_info else None)
     layout_name = layout or meta.get("layout")
     books = list(codebooks) if codebooks is not None else meta.get("codebooks")
     missing = [what for what, val in (("--layout", layout_name), ("--codebooks", books)) if not val]
@@ -118,8 +119,6 @@ def load_hf_lm(path: str | Path, device: str | torch.device = "cpu", *, codec: s
     if meta.get("trained_seq_len"):
         config.data.seq_len = int(meta["trained_seq_len"])
     lay = make_layout(layout_name, list(books), tokenizer.vocab)
-    if codec_info is None and codec_spec:
-        codec_info = {"spec": codec_spec}
     return LoadedLM(model=model, tokenizer=tokenizer, layout=lay, codec_spec=codec_spec, config=config,
                     codec_info=codec_info, step=int(meta.get("step", 0) or 0))
 

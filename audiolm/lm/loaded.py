@@ -19,7 +19,7 @@ class LoadedLM:
     layout: Any  # audiolm.tokens.layout.Layout of the training data, or None without a tokenizer
     codec_spec: str | None  # for audiolm.codec.load_codec (None when the data had no codec.json)
     config: Any  # audiolm.lm.train_config.LMTrainConfig
-    codec_info: dict | None = field(default=None)  # the full codec.json (sample/frame rate, sizes)
+    codec_info: Any = field(default=None)  # audiolm.token_shards.CodecInfo of the training data (None: unknown)
     step: int = 0
 
 

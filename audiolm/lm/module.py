@@ -30,6 +30,7 @@ from audiolm.lm.model import AudioLM
 from audiolm.lm.optim import build_optimizer, param_groups
 from audiolm.lm.schedules import make_scheduler
 from audiolm.lm.train_config import LMTrainConfig
+from audiolm.token_shards import CodecInfo
 
 from audiolm.tokens.modality import ACOUSTIC, SEMANTIC, SPECIAL
 from audiolm.tokens.modality import NAMES as MODALITY_NAMES
@@ -150,11 +151,14 @@ class LMModule(pl.LightningModule):
     ``tokenizer_json`` / ``codec``: stored in every checkpoint for :func:`~audiolm.lm.checkpoint.load_lm`.
     """
 
-    def __init__(self, config: LMTrainConfig | dict, codec: dict | None = None, tokenizer_json: str | None = None,
-                 model: nn.Module | None = None):
+    def __init__(self, config: LMTrainConfig | dict, codec: CodecInfo | dict | None = None,
+                 tokenizer_json: str | None = None, model: nn.Module | None = None):
         super().__init__()
         typed = isinstance(config, LMTrainConfig)
-        self.save_hyperparameters({"config": to_dict(config) if typed else config, "codec": codec})
+        if isinstance(codec, dict):  # from Lightning's hparams (load_from_checkpoint)
+            codec = CodecInfo.from_stored(codec, "LMModule hparams")
+        self.save_hyperparameters({"config": to_dict(config) if typed else config,
+                                   "codec": codec.to_dict() if codec else None})
         self.cfg: LMTrainConfig = config if typed else config_from_dict(LMTrainConfig, config)
         if self.cfg.model.vocab_size <= 0:
             raise ValueError("LMModule needs model.vocab_size > 0 (train_lm takes it from the tokenizer)")
@@ -166,7 +170,7 @@ class LMModule(pl.LightningModule):
             )
         self.codec = codec
         self.tokenizer_json = tokenizer_json
-        self.frame_rate = float(codec["frame_rate"]) if codec and codec.get("frame_rate") else None
+        self.frame_rate = codec.frame_rate if codec and codec.frame_rate else None
         self.val_stats = NLLStats()
         self.last_val_metrics: dict[str, float] = {}
         self.skipped_steps = 0
@@ -188,7 +192,7 @@ class LMModule(pl.LightningModule):
             tokenizer = load_tokenizer_from_json(self.tokenizer_json)
             layout = layout_of(self.cfg, tokenizer)
         step = int(self.trainer.global_step) if self._trainer is not None else 0
-        return LoadedLM(model=self.model, tokenizer=tokenizer, layout=layout, codec_spec=(self.codec or {}).get("spec"),
+        return LoadedLM(model=self.model, tokenizer=tokenizer, layout=layout, codec_spec=self.codec.spec if self.codec else None,
                         config=self.cfg, codec_info=self.codec, step=step)
 
     # ---- forward -------------------------------------------------------------------------
@@ -292,7 +296,7 @@ class LMModule(pl.LightningModule):
             "config": to_dict(self.cfg),
             "model_config": to_dict(model_cfg),
             "tokenizer_json": self.tokenizer_json,
-            "codec": self.codec,
+            "codec": self.codec.to_dict() if self.codec else None,
             "skipped_steps": self.skipped_steps,
             "train_audio_seconds": self.train_audio_seconds,
         }

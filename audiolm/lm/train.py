@@ -148,12 +148,12 @@ def _stored_model_config(ckpt_path: str):
     return model_config_of(meta)
 
 
-def write_hparams(run_dir: Path, cfg: LMTrainConfig, codec: dict | None, plan: StepPlan, params: dict) -> Path:
+def write_hparams(run_dir: Path, cfg: LMTrainConfig, codec, plan: StepPlan, params: dict) -> Path:
     info = {
         "config": to_dict(cfg),
         "git_sha": git_sha(),
         "versions": package_versions(),
-        "codec": codec,
+        "codec": codec.to_dict() if codec else None,
         "plan": dataclasses.asdict(plan),
         "params": params,
     }

@@ -165,9 +165,9 @@ def run_tokens_show(args) -> int:
     from audiolm.tokens.vocab import SPECIAL_TOKENS, codes_to_pua
 
     units = find_shards([args.shard_dir])
-    info = read_codec_info([args.shard_dir]) or {}
-    fr = float(info.get("frame_rate", 12.5))
-    cs = int(info.get("codebook_size", 2048))
+    info = read_codec_info([args.shard_dir])
+    fr = info.frame_rate if info else 12.5
+    cs = info.codebook_size if info else 2048
     tok = layout = None
     if args.tokenizer:
         from audiolm.tokens.layout import make_layout

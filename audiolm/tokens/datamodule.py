@@ -198,7 +198,7 @@ class LMDataModule(L.LightningDataModule):
         self._loaded: dict | None = None
         self._val_cache: list | None = None
         self.val_skips = SkipReport("validation data")
-        self.codec_info: dict | None = None
+        self.codec_info = None  # CodecInfo of the shards (None: no codec.json)
 
     # -- construction helpers -------------------------------------------------------------------
     @classmethod
@@ -265,7 +265,7 @@ class LMDataModule(L.LightningDataModule):
             if self.codec_info is not None:
                 self._check_codec(self.codec_info)
                 if self._frame_rate is None:
-                    self._frame_rate = float(self.codec_info["frame_rate"])
+                    self._frame_rate = self.codec_info.frame_rate
             elif self._frame_rate is None:
                 self._frame_rate = _frame_rate_from_cuts(self.speech_train or self.speech_val)
                 log.warning("no codec.json beside %s: frame rate %.3f taken from the codes' frame shift", dirs[0], self._frame_rate)
@@ -275,13 +275,8 @@ class LMDataModule(L.LightningDataModule):
             log.warning("text_ratio=%s but no text_train corpus: training on speech documents only", cfg.text_ratio)
         self._prepared = True
 
-    def _check_codec(self, info: dict) -> None:
-        from audiolm.token_shards import CodecInfo
-
-        v = self.vocab
-        full = {"spec": "", "sample_rate": 0, "frame_rate": 0.0, "n_codebooks": v.n_codebooks,
-                "codebook_size": v.codebook_size, **info}  # an older codec.json may lack some keys
-        CodecInfo.from_dict(full).check_fits(v, self.layout.codebooks, "codec.json of the token shards")
+    def _check_codec(self, info) -> None:
+        info.check_fits(self.vocab, self.layout.codebooks, "codec.json of the token shards")
 
     # -- training -------------------------------------------------------------------------------
     def _apply_loaded_state(self) -> None:

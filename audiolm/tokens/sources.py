@@ -102,8 +102,9 @@ def find_shards(dirs: Sequence[str]) -> list[ShardUnit]:
     return units
 
 
-def read_codec_info(dirs: Sequence[str]) -> dict | None:
-    """``codec.json`` of the shard directories (must agree); None if none has one."""
+def read_codec_info(dirs: Sequence[str]):
+    """The typed ``codec.json`` (:class:`audiolm.token_shards.CodecInfo`) of the shard directories,
+    which must agree; None if none has one."""
     from audiolm.shard_urls import is_remote
     from audiolm.token_shards import read_codec_json
 
@@ -116,7 +117,9 @@ def read_codec_info(dirs: Sequence[str]) -> dict | None:
         diff = [k for k in keys if info.get(k) != first.get(k)]
         if diff:
             raise ValueError(f"codec.json of {d} and {first_dir} disagree on {diff}: shards of different codecs")
-    return first
+    from audiolm.token_shards import CodecInfo
+
+    return CodecInfo.from_stored(first, f"codec.json of {first_dir}")
 
 
 def _remote_codec_json(pattern: str) -> dict | None:
