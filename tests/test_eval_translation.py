@@ -108,6 +108,26 @@ def test_translation_tasks_run_through_run_tasks_and_fail_clearly(corpus, tmp_pa
         load_pairs("s2tt", tmp_path, "test")
 
 
+def test_s2tt_and_s2st_in_one_run_generate_the_text_stages_once(corpus):
+    ctx = _ctx()
+    gen, _ = _perfect(ctx, corpus)
+
+    class Judge:
+        name = "fake"
+
+        def transcribe(self, wavs, sr):
+            return ["x"] * len(wavs)
+
+    paths = {"s2tt": str(corpus), "s2st": str(corpus)}
+    out = run_tasks(ctx, ["s2tt", "s2st"], None, EvalOptions(max_items=2), paths=paths, generate_fn=gen, judge=Judge())
+    assert out["s2tt"].metrics["bleu"] == out["s2st"].metrics["bleu"] == pytest.approx(100.0)
+    stops = [c["stop_ids"] for c in gen.calls]
+    # s2tt: transcript, translation, translation given the true transcript; s2st: only its speech stage
+    assert stops == [[ctx.vocab.text_end]] * 3 + [[ctx.vocab.audio_end]]
+    run_tasks(ctx, ["s2tt"], None, EvalOptions(max_items=2), paths=paths, generate_fn=gen)
+    assert len(gen.calls) == 4 + 3  # a new run (a new model state during training) generates again
+
+
 def test_the_memory_oracle_returns_the_nearest_training_translation(corpus):
     train = load_pairs("s2tt", corpus, "train")
     assert memory_oracle(train, train[:5]) == [p.target_text for p in train[:5]]

@@ -40,6 +40,9 @@ class EvalContext:
     max_len: int | None = None  # the model's context length (sequences are cut from the left past it)
     trained_len: int | None = None  # the rows it was trained on (data.seq_len): scored contexts are cut to it
     _codes: dict = field(default_factory=dict, repr=False)  # codes by (codec, task, item); also judge memos
+    #: results that hold for one model state only (run_tasks clears it): e.g. the transcript and
+    #: translation stages that s2tt and s2st share
+    run_memo: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_loaded(cls, loaded, device: str = "cpu", cache_dir: Path | None = None,

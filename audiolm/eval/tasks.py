@@ -300,18 +300,14 @@ def run_likelihood(ctx: EvalContext, task: str, bset: BenchmarkSet, opts: EvalOp
 
 
 def default_generate() -> Callable:
-    try:
-        from audiolm.lm.generate import generate
-    except ImportError as e:
-        raise RuntimeError(f"generation is not available (audiolm.lm.generate: {e})") from e
+    from audiolm.lm.generate import generate
+
     return generate
 
 
 def _constraint(ctx: EvalContext):
-    try:
-        from audiolm.lm.generate import ModalityConstraint
-    except ImportError:
-        return None
+    from audiolm.lm.generate import ModalityConstraint
+
     return ModalityConstraint(ctx.vocab, ctx.layout)
 
 
@@ -543,6 +539,7 @@ def run_tasks(ctx: EvalContext, names: Sequence[str], data_dir, opts: EvalOption
               on_result: Callable[[TaskResult], None] | None = None, **hooks) -> dict[str, TaskResult]:
     """Run each task; a failure is recorded in its entry (``{"error": ...}``) and the others go on."""
     results: dict[str, TaskResult] = {}
+    ctx.run_memo.clear()  # a new run may be a new model state (the training callback reuses the context)
     for name in names:
         try:
             r = run_task(ctx, name, data_dir, opts, paths, **hooks)

@@ -127,8 +127,14 @@ def translate(ctx, task: str, pairs: Sequence[Pair], shots: Sequence[Pair], opts
 
     ``gold_transcripts``: stage 1 is not generated but the true transcript is given, so the
     translation stage is measured on its own (a diagnostic that separates recognition from
-    translation)."""
+    translation). The result is kept for the run (``ctx.run_memo``): s2tt and s2st share it."""
     from audiolm.eval.tasks import _check_codes, _generate, _head
+
+    key = ("translate", id(generate_fn), tuple(p.source.id for p in pairs), tuple(s.source.id for s in shots),
+           gold_transcripts, opts.translation_max_new_tokens, opts.translation_temperature, opts.translation_top_p,
+           opts.seed)
+    if key in ctx.run_memo and ctx.run_memo[key][0] is generate_fn:
+        return dict(ctx.run_memo[key][1])
 
     v = ctx.vocab
     span = lambda cut: audio_span(ctx.layout, _check_codes(codes[cut.id], ctx.layout, task))  # noqa: E731
@@ -148,8 +154,10 @@ def translate(ctx, task: str, pairs: Sequence[Pair], shots: Sequence[Pair], opts
           for a, g, p in zip(p1, g1, pairs)]
     g2 = _generate(ctx, generate_fn, p2, opts, **kw)
     done = [_decode(ctx, g, v.text_end) for g in g2]
-    return {"transcripts": transcripts, "translations": [d[0] for d in done], "ended": [d[1] for d in done],
-            "prompts": [a + [t for t in g if t != v.text_end] + [v.text_end] for a, g in zip(p2, g2)]}
+    out = {"transcripts": transcripts, "translations": [d[0] for d in done], "ended": [d[1] for d in done],
+           "prompts": [a + [t for t in g if t != v.text_end] + [v.text_end] for a, g in zip(p2, g2)]}
+    ctx.run_memo[key] = (generate_fn, out)
+    return dict(out)
 
 
 def _items(ctx, task: str, folder: Path, opts, need_target: bool):
