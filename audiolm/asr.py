@@ -24,7 +24,6 @@ punctuation mark -> space, whitespace collapsed. Digits are kept as they are.
 
 from __future__ import annotations
 
-import math
 import re
 import unicodedata
 from pathlib import Path
@@ -60,16 +59,13 @@ def wer_cer(references: Sequence[str], hypotheses: Sequence[str], normalize: boo
 
 
 def to_rate(wav: np.ndarray, sr: int, rate: int = JUDGE_RATE) -> np.ndarray:
-    """Mono float32 at ``rate`` (polyphase resampling; judges only need a faithful spectrum)."""
-    from scipy.signal import resample_poly
+    """Mono float32 at ``rate`` (the package's one resampler)."""
+    from audiolm.resample import resample
 
     wav = np.asarray(wav, dtype=np.float32)
     if wav.ndim > 1:
         wav = wav.mean(axis=0)
-    if int(sr) == rate:
-        return wav
-    g = math.gcd(int(sr), rate)
-    return resample_poly(wav, rate // g, int(sr) // g).astype(np.float32)
+    return resample(wav, int(sr), rate)
 
 
 class ASRJudge(Protocol):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from audiolm.codec.audio import crop_or_pad, downmix, pad_to_multiple, resample
+from audiolm.codec.audio import crop_or_pad, downmix, pad_to_multiple
+from audiolm.resample import resample
 from audiolm.codec.quantization import EuclideanCodebook, ResidualVQ, SplitResidualVQ
 from audiolm.codec.testing import tiny_codec
 

@@ -1,8 +1,7 @@
-"""Audio helpers shared by every stage: resampling, downmixing, padding, mel features.
+"""Audio helpers shared by every stage: downmixing, padding, mel features.
 
-Plain torch (there is no CPU torchaudio build): the resampler is the windowed-sinc polyphase
-filter torchaudio uses (Hann window, 6 zero crossings, 0.99 roll-off), so results match it closely.
-Every function takes numpy arrays or tensors and returns the same kind.
+Plain torch (there is no CPU torchaudio build). Resampling is :func:`audiolm.resample.resample`
+(the one resampler of the package). Every function takes numpy arrays or tensors and returns the same kind.
 """
 
 from __future__ import annotations
@@ -15,6 +14,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from audiolm.resample import resample
+
 Array = Union[np.ndarray, torch.Tensor]
 
 
@@ -26,41 +27,6 @@ def _as_tensor(x: Array) -> tuple[torch.Tensor, bool]:
 
 def _back(x: torch.Tensor, was_numpy: bool) -> Array:
     return x.numpy() if was_numpy else x
-
-
-@lru_cache(maxsize=32)
-def _sinc_kernel(orig: int, new: int, zeros: int = 6, rolloff: float = 0.99) -> tuple[torch.Tensor, int]:
-    base = min(orig, new) * rolloff
-    width = math.ceil(zeros * orig / base)
-    idx = torch.arange(-width, width + orig, dtype=torch.float64)[None, None] / orig
-    t = torch.arange(0, -new, -1, dtype=torch.float64)[:, None, None] / new + idx
-    t = (t * base).clamp(-zeros, zeros)
-    window = torch.cos(t * math.pi / zeros / 2) ** 2
-    t = t * math.pi
-    scale = base / orig
-    kernel = torch.where(t == 0, torch.tensor(1.0, dtype=torch.float64), torch.sin(t) / t)
-    return (kernel * window * scale).float(), width
-
-
-def resample(x: Array, orig_sr: int, new_sr: int) -> Array:
-    """Resample along the last axis (any leading shape). Output length ``ceil(n * new / orig)``."""
-    orig_sr, new_sr = int(orig_sr), int(new_sr)
-    if orig_sr == new_sr:
-        return x
-    t, was_np = _as_tensor(x)
-    g = math.gcd(orig_sr, new_sr)
-    orig, new = orig_sr // g, new_sr // g
-    kernel, width = _sinc_kernel(orig, new)
-    kernel = kernel.to(device=t.device, dtype=t.dtype if t.is_floating_point() else torch.float32)
-    shape = t.shape
-    n = shape[-1]
-    flat = t.reshape(-1, 1, n).to(kernel.dtype)
-    flat = F.pad(flat, (width, width + orig))
-    out = F.conv1d(flat, kernel, stride=orig)  # [N, new, frames]
-    out = out.transpose(1, 2).reshape(flat.shape[0], -1)
-    target = math.ceil(new * n / orig)
-    out = out[..., :target].reshape(*shape[:-1], target)
-    return _back(out, was_np)
 
 
 def downmix(x: Array) -> Array:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .audio import resample
+from audiolm.resample import resample
 from .phones import SIL, phone_items
 
 _PUNCT = re.compile(r"[^\w']+")

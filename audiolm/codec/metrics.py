@@ -21,7 +21,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from audiolm.asr import PocketSphinxJudge, wer_cer
-from .audio import LogMel, load_cut, resample
+from audiolm.resample import resample
+
+from .audio import LogMel, load_cut
 from .phones import frame_labels, phone_inventory
 
 log = logging.getLogger("audiolm")

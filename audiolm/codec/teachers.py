@@ -24,7 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .audio import LogMel, load_cut, resample
+from audiolm.resample import resample
+
+from .audio import LogMel, load_cut
 from .phones import frame_labels, has_phone_alignments, phone_inventory
 
 log = logging.getLogger("audiolm")

@@ -10,7 +10,7 @@ word / phoneme events that espeak reports through its synthesis callback.
     (dtype('float32'), 24000, ('The', 0.0..., 0.1...))
 
 espeak synthesizes at 22,050 Hz; audio is resampled to 24 kHz (``OUTPUT_SAMPLE_RATE``) with a
-polyphase filter (``scipy.signal.resample_poly``, 160/147). Timings are in seconds from the start
+polyphase filter (:func:`audiolm.resample.resample`: scipy's ``resample_poly``, 160/147). Timings are in seconds from the start
 of the returned audio. ``words`` and ``phones`` are lists of ``(symbol, start_s, duration_s)``;
 phone symbols are espeak's phoneme mnemonics (e.g. ``k``, ``'a``, ``t``), pauses (``_``) are left
 out of ``phones`` (they only end the phone before them).
@@ -289,15 +289,9 @@ def _engine() -> _Engine:
 
 
 def _resampler(native: int, target: int):
-    from math import gcd
+    from audiolm.resample import resample  # numpy in, numpy out: no torch in the synthesis workers
 
-    from scipy.signal import resample_poly
-
-    g = gcd(native, target)
-    up, down = target // g, native // g
-    if up == down:
-        return lambda x: x
-    return lambda x: resample_poly(x, up, down).astype(np.float32, copy=False)
+    return lambda x: resample(x, native, target)
 
 
 @dataclass

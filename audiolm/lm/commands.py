@@ -125,7 +125,7 @@ class _Session:
     def read_audio(self, path: str, seconds: float = 0.0) -> np.ndarray:
         import soundfile as sf
 
-        from audiolm.codec.audio import resample
+        from audiolm.resample import resample
 
         if not Path(path).is_file():
             raise SystemExit(f"audiolm generate: error: audio file {path} not found")
