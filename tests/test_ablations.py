@@ -95,6 +95,16 @@ def test_verdicts_follow_the_interval():
     assert verdict(same, h)["verdict"] == "reproduced"
     assert verdict(rows_of({"a": [760.0, 761.0], "b": [700.0, 701.0]}, "val_bits_per_audio_second"), h)["verdict"] == "opposite"
     assert verdict(rows_of({"a": [0.7]}, "acc"), f)["verdict"] == "not measured"
+    one = rows_of({"a": [0.5], "b": [0.9]}, "asr_wer")  # one seed, no item-level error: no interval yet
+    assert verdict(one, g)["verdict"] == "needs a second seed"
+    # against a constant (a gain above 0) and against the variant's own trivial baseline
+    gain = Finding(claim="a gains", metric="text_gain", better="a", than_value=0.0)
+    assert verdict(rows_of({"a": [0.30, 0.34]}, "text_gain", 0.04), gain)["verdict"] == "reproduced"
+    assert verdict(rows_of({"a": [-0.02, 0.01]}, "text_gain", 0.02), gain)["verdict"] == "inconclusive at this scale"
+    base = Finding(claim="below baseline", metric="asr_wer", better="a", than_metric="asr_wer_baseline")
+    rows = [{"variant": "a", "seed": s, "asr_wer": w, "asr_wer_baseline": 0.9} for s, w in enumerate([0.6, 0.62])]
+    v = verdict(rows, base)
+    assert v["verdict"] == "reproduced" and v["against"] == "its asr_wer_baseline" and v["b"] == pytest.approx(0.9)
 
 
 def test_third_seed_only_where_the_difference_is_within_two_standard_errors(tmp_path):

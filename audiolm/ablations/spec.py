@@ -25,19 +25,34 @@ class Variant:
 
 @dataclass(frozen=True)
 class Finding:
-    """One claim, tested on one metric: ``better`` beats ``than``, or ``same`` equals ``as_``."""
+    """One claim, tested on one metric: ``better`` beats ``than`` (another variant), ``than_value``
+    (a constant, e.g. 0 for a gain) or ``than_metric`` (another metric of the same variant, e.g. its
+    trivial baseline); or ``same`` equals ``as_``."""
 
     claim: str
     metric: str
     better: str = ""
     than: str = ""
+    than_value: float | None = None
+    than_metric: str = ""
     same: str = ""
     as_: str = ""
     tolerance: float = 0.0  # for 'same': the largest relative difference that still counts as unchanged
 
     @property
     def pair(self) -> tuple[str, str]:
-        return (self.better, self.than) if self.better else (self.same, self.as_)
+        if self.better:
+            return (self.better, self.than or self.better)
+        return (self.same, self.as_)
+
+    @property
+    def against(self) -> str:
+        """What the first variant is compared with, in words."""
+        if self.than_metric:
+            return f"its {self.than_metric}"
+        if self.than_value is not None:
+            return f"{self.than_value:g}"
+        return self.pair[1]
 
 
 @dataclass(frozen=True)
@@ -130,8 +145,9 @@ def load_study(path: str | Path) -> Study:
                 fd = Finding(**f)
             except TypeError as e:
                 bad(f"axes.{name}.findings[{i}]", str(e).replace("__init__() ", ""))
-            if bool(fd.better) == bool(fd.same) or not all(fd.pair):
-                bad(f"axes.{name}.findings[{i}]", "give either better+than or same+as")
+            refs = sum(bool(x) for x in (fd.than, fd.than_metric)) + (fd.than_value is not None)
+            if bool(fd.better) == bool(fd.same) or (fd.better and refs != 1) or (fd.same and not fd.as_):
+                bad(f"axes.{name}.findings[{i}]", "give either better + one of than/than_value/than_metric, or same+as")
             for ref in fd.pair:
                 if ref not in a.get("variants", []):
                     bad(f"axes.{name}.findings[{i}]", f"{ref!r} is not a variant of the axis")

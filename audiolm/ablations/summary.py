@@ -51,10 +51,16 @@ def stat(rows: list[dict], variant: str, metric: str) -> Stat | None:
 
 def verdict(rows: list[dict], f: Finding) -> dict:
     a, b = f.pair
-    sa, sb = stat(rows, a, f.metric), stat(rows, b, f.metric)
-    out = {"claim": f.claim, "metric": f.metric, "variants": [a, b]}
+    sa = stat(rows, a, f.metric)
+    if f.than_value is not None:
+        sb = Stat(float(f.than_value), 0.0, sa.k) if sa else None
+    else:
+        sb = stat(rows, b, f.than_metric or f.metric)
+    out = {"claim": f.claim, "metric": f.metric, "variants": [a, b] if f.than or f.same else [a], "against": f.against}
     if sa is None or sb is None:
         return {**out, "verdict": "not measured"}
+    if sa.se == 0 and sb.se == 0 and min(sa.k, sb.k) < 2:  # no item-level error and one seed: no interval yet
+        return {**out, "a": sa.mean, "b": sb.mean, "seeds": [sa.k, sb.k], "verdict": "needs a second seed"}
     sign = -1.0 if lower_is_better(f.metric) else 1.0
     d = sign * (sa.mean - sb.mean)
     se = math.sqrt(sa.se**2 + sb.se**2)
@@ -81,7 +87,7 @@ def needs_more_seeds(rows: list[dict], study: Study) -> set[str]:
     for axis in study.axes.values():
         for f in axis.findings:
             v = verdict(rows, f)
-            if v["verdict"] == "inconclusive at this scale" and min(v["seeds"]) < 3:
+            if v["verdict"] in ("inconclusive at this scale", "needs a second seed") and min(v["seeds"]) < 3:
                 want.update(v["variants"])
     return want
 
@@ -105,10 +111,12 @@ def _table(rows: list[dict], names: list[str]) -> list[str]:
 def _fmt_verdict(v: dict) -> str:
     if v["verdict"] == "not measured":
         return f"| {v['claim']} | {v['metric']} | – | – | not measured |"
-    a, b = v["variants"]
+    a = v["variants"][0]
+    measured = f"`{v['metric']}`: {a} {v['a']:.3f} vs {v['against']} {v['b']:.3f}"
+    if "interval" not in v:
+        return f"| {v['claim']} | {measured} | – | – | {v['verdict']} |"
     lo, hi = v["interval"]
-    return (f"| {v['claim']} | `{v['metric']}`: {a} {v['a']:.3f} vs {b} {v['b']:.3f} | {v['difference']:+.3f} "
-            f"[{lo:+.3f}, {hi:+.3f}] | {v['z']:+.1f} | **{v['verdict']}** |")
+    return f"| {v['claim']} | {measured} | {v['difference']:+.3f} [{lo:+.3f}, {hi:+.3f}] | {v['z']:+.1f} | **{v['verdict']}** |"
 
 
 def summarize(rows: list[dict], study: Study, out_dir: Path, plots: bool = True) -> dict:
