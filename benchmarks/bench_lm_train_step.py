@@ -123,7 +123,7 @@ def _measure(cfg, batch_tensors, args, dev: torch.device, mode: str = "eager") -
 def device_rows(args, dev: torch.device) -> list[dict]:
     """AudioLM alone: tokens/s, MFU and peak memory per shape and attention backend (bf16 autocast)."""
     from audiolm.lm import flops
-    from audiolm.lm.attention import xformers_available
+    from audiolm.lm.attention import varlen_available, xformers_available
 
     cuda = dev.type == "cuda"
     rows = []
@@ -140,8 +140,9 @@ def device_rows(args, dev: torch.device) -> list[dict]:
             for mode in args.modes.split(","):
                 row = {"shape": shape, "attention": backend, "mode": mode, "batch": batch, "seq": seq}
                 rows.append(row)
-                if backend == "xformers" and not (cuda and xformers_available()):
-                    row["tok_s"] = "unavailable"  # not installed, or a build without kernels for this torch
+                usable = {"xformers": xformers_available, "varlen": varlen_available}.get(backend, lambda: True)
+                if backend != "sdpa" and not (cuda and usable()):
+                    row["tok_s"] = "unavailable"  # not installed, or a build without kernels for this torch/GPU
                 else:
                     try:
                         row.update(_measure(replace(cfg, attention=backend), (x, pos, doc, y), args, dev, mode))
@@ -167,7 +168,7 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
                    help="CPU: wall time, or process CPU time (steadier on a shared machine)")
-    p.add_argument("--backends", default="xformers,sdpa", help="CUDA: attention backends to compare")
+    p.add_argument("--backends", default="xformers,varlen,sdpa", help="CUDA: attention backends to compare")
     p.add_argument("--doc-len", type=int, default=1024, help="CUDA: mean packed document length")
     p.add_argument("--peak-flops", type=float, default=989e12, help="CUDA: device peak (H100 SXM bf16 dense)")
     p.add_argument("--checkpointing", action="store_true", help="CUDA: activation checkpointing")
@@ -186,7 +187,7 @@ def main() -> None:
     if args.device == "cuda" or args.path == "device":
         args.shapes = args.shapes or "135m,600m"
         if args.device == "cpu":
-            args.backends = ",".join(b for b in args.backends.split(",") if b != "xformers") or "sdpa"
+            args.backends = ",".join(b for b in args.backends.split(",") if b == "sdpa") or "sdpa"
         rows = device_rows(args, torch.device(args.device))
         emit(rows, args.json, f"AudioLM training step on {args.device} (bf16 autocast, packed documents)")
     else:

@@ -2,8 +2,8 @@
 # The prepared GPU check, one command of at most 10 minutes on an H100/H200 that reaches no registry:
 #   1. installs the wheels carried with the working tree (xformers, nvidia-cuda-runtime-cu12, ...),
 #   2. records torch/CUDA/xformers versions and `python -m xformers.info`,
-#   3. runs the CUDA tests (pytest -m gpu: xformers vs SDPA forward/backward, one training step each),
-#   4. runs the training-step matrix: presets x {xformers, sdpa} x {eager, compiled per block},
+#   3. runs the CUDA tests (pytest -m gpu: xformers and varlen vs SDPA forward/backward, one training step each),
+#   4. runs the training-step matrix: presets x {xformers, varlen, sdpa} x {eager, compiled per block},
 #      seq 4096, bf16 autocast, packed documents -> tokens/s, MFU (989 TFLOP/s dense bf16), peak memory,
 #      recompiles after warm-up; writes $OUT/gpu_matrix.md (+ .json) and the logs.
 #
@@ -57,8 +57,9 @@ try:
     print(f"xformers {xformers.__version__}")
 except Exception as e:
     print(f"xformers not importable: {type(e).__name__}: {e}")
-from audiolm.lm.attention import resolve_backend
-print(f"attention=auto resolves to: {resolve_backend('auto', 'cuda' if torch.cuda.is_available() else 'cpu')}")
+from audiolm.lm.attention import resolve_backend, varlen_available
+print(f"attention=auto resolves to: {resolve_backend('auto', 'cuda' if torch.cuda.is_available() else 'cpu')}; "
+      f"varlen kernels: {'yes' if varlen_available() else 'no'}")
 PY
 "$PY" -m xformers.info > "$OUT/xformers_info.txt" 2>&1 || echo "python -m xformers.info failed (see $OUT/xformers_info.txt)"
 grep -E "^(xFormers|pytorch\.|gpu\.|build\.cuda|memory_efficient_attention\.(cutlassF|fa2F|fa3F))" "$OUT/xformers_info.txt" || true
@@ -70,11 +71,11 @@ else
   timeout 180 "$PY" -m pytest -q -m gpu tests/ -p no:cacheprovider -rs 2>&1 | tail -15 | tee "$OUT/cuda_tests.txt" || true
 fi
 
-echo "== 4. training-step matrix: $shapes x {xformers,sdpa} x {$modes}, seq $seq, batch $batch"
+echo "== 4. training-step matrix: $shapes x {xformers,varlen,sdpa} x {$modes}, seq $seq, batch $batch"
 : > "$OUT/gpu_matrix.jsonl"
 for shape in ${shapes//,/ }; do
   timeout "$budget" "$PY" benchmarks/bench_lm_train_step.py "${device[@]}" --shapes "$shape" --seq "$seq" --batch "$batch" \
-    --backends xformers,sdpa --modes "$modes" --json > "$OUT/matrix_$shape.json" 2> "$OUT/matrix_$shape.log" \
+    --backends xformers,varlen,sdpa --modes "$modes" --json > "$OUT/matrix_$shape.json" 2> "$OUT/matrix_$shape.log" \
     && cat "$OUT/matrix_$shape.json" | "$PY" -c "import json,sys; print(json.dumps(json.load(sys.stdin)))" >> "$OUT/gpu_matrix.jsonl" \
     || echo "$shape: the matrix did not finish (exit $?; see $OUT/matrix_$shape.log)"
 done

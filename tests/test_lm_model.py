@@ -235,15 +235,23 @@ def test_xformers_matches_sdpa_on_packed_batch():
             torch.testing.assert_close(m(x, **kw), ref(x, **kw), atol=2e-4, rtol=1e-3)
 
 
+def _cuda_backend(name: str) -> bool:
+    from audiolm.lm.attention import varlen_available
+
+    return {"xformers": xformers_available, "varlen": varlen_available}[name]()
+
+
 @pytest.mark.gpu
-@pytest.mark.skipif(not xformers_available(), reason="needs CUDA and an xformers build with kernels for this torch")
-def test_xformers_matches_sdpa_backward_and_training_step_bf16():
+@pytest.mark.parametrize("backend", ["xformers", "varlen"])
+def test_cuda_backend_matches_sdpa_backward_and_training_step_bf16(backend):
     """Packed rows of several documents, bf16 autocast: gradients within 2e-2 (relative to their norm),
     and one AdamW step from the same weights gives the same next loss within 1e-2."""
+    if not _cuda_backend(backend):
+        pytest.skip(f"needs CUDA and working {backend} kernels for this torch")
     torch.manual_seed(7)
     cfg = tiny_cfg(n_heads=8, n_kv_heads=2, d_model=128, ffn_dim=256, n_layers=2)
-    models = {b: AudioLM(replace(cfg, attention=b)).cuda() for b in ("xformers", "sdpa")}
-    models["sdpa"].load_state_dict(models["xformers"].state_dict())
+    models = {b: AudioLM(replace(cfg, attention=b)).cuda() for b in (backend, "sdpa")}
+    models["sdpa"].load_state_dict(models[backend].state_dict())
     x = torch.randint(0, 101, (3, 96), device="cuda")
     y = torch.randint(0, 101, (3, 96), device="cuda")
     doc = torch.tensor([[0] * 30 + [1] * 40 + [2] * 26, [0] * 96, [0] * 10 + [1] * 70 + [-1] * 16], device="cuda")
@@ -259,10 +267,10 @@ def test_xformers_matches_sdpa_backward_and_training_step_bf16():
         opt.step()
         with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
             losses[b] = (float(out.loss), float(m(x, pos, doc, labels=y).loss))
-    rel = (grads["xformers"] - grads["sdpa"]).norm() / grads["sdpa"].norm()
+    rel = (grads[backend] - grads["sdpa"]).norm() / grads["sdpa"].norm()
     assert rel < 2e-2, float(rel)
-    assert losses["xformers"][0] == pytest.approx(losses["sdpa"][0], abs=1e-2)
-    assert losses["xformers"][1] == pytest.approx(losses["sdpa"][1], abs=1e-2)
+    assert losses[backend][0] == pytest.approx(losses["sdpa"][0], abs=1e-2)
+    assert losses[backend][1] == pytest.approx(losses["sdpa"][1], abs=1e-2)
 
 
 @pytest.mark.parametrize("z_loss", [0.0, 1e-4])
@@ -340,3 +348,44 @@ def test_xformers_glue_on_cpu_with_a_stand_in(monkeypatch):
             assert xf.bias.seqlens == [10, 9, 5, 3, 21]
         ref = attend(q, k, v, AttentionPlan.build("sdpa", doc))
         torch.testing.assert_close(attend(q, k, v, xf), ref, atol=1e-5, rtol=1e-5)
+
+
+def _reference_varlen_attn(q, k, v, cu_q, cu_k, max_q, max_k, *, window_size=(-1, -1), enable_gqa=False):
+    """CPU stand-in with PyTorch varlen's conventions: [total, H, D], int32 offsets, window (-1, 0) = causal."""
+    assert window_size == (-1, 0) and cu_q.dtype == torch.int32 and max_q == int((cu_q[1:] - cu_q[:-1]).max())
+    out = torch.empty_like(q)
+    for a, b in zip(cu_q[:-1].tolist(), cu_q[1:].tolist()):
+        seg = torch.nn.functional.scaled_dot_product_attention(
+            q[a:b].transpose(0, 1)[None], k[a:b].transpose(0, 1)[None], v[a:b].transpose(0, 1)[None],
+            is_causal=True, enable_gqa=enable_gqa)
+        out[a:b] = seg[0].transpose(0, 1)
+    return out
+
+
+def test_varlen_glue_on_cpu_with_a_stand_in(monkeypatch):
+    """Segments from packed document ids (and whole rows without them), GQA, against the SDPA path."""
+    from audiolm.lm import attention
+
+    monkeypatch.setattr(attention, "_varlen_attn", lambda: _reference_varlen_attn)
+    monkeypatch.setattr(attention, "resolve_backend", lambda name, device: "varlen" if name == "varlen" else "sdpa")
+    import audiolm.lm.model as model_mod
+
+    monkeypatch.setattr(model_mod, "resolve_backend", attention.resolve_backend)
+    torch.manual_seed(9)
+    cfg = tiny_cfg(n_heads=4, n_kv_heads=2)
+    ref = randomize_norms(AudioLM(replace(cfg, attention="sdpa"))).eval()
+    var = AudioLM(replace(cfg, attention="varlen")).eval()
+    var.load_state_dict(ref.state_dict())
+    x = torch.randint(0, 101, (2, 40))
+    doc = torch.tensor([[0] * 12 + [1] * 20 + [-1] * 8, [0] * 40])
+    pos = torch.stack([torch.cat([torch.arange(12), torch.arange(20), torch.arange(8)]), torch.arange(40)])
+    plan = attention.AttentionPlan.build("varlen", doc)
+    assert plan.cu_seqlens.tolist() == [0, 12, 32, 40, 80] and plan.max_seqlen == 40
+    with torch.no_grad():
+        torch.testing.assert_close(var(x, pos, doc), ref(x, pos, doc), atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(var(x), ref(x), atol=1e-5, rtol=1e-4)
+
+
+def test_varlen_needs_cuda():
+    with pytest.raises(RuntimeError, match="attention=varlen needs a CUDA device"):
+        resolve_backend("varlen", "cpu")

@@ -1,5 +1,7 @@
-"""Attention backends: xformers (CUDA, block-diagonal causal masks over packed documents) and
-PyTorch SDPA (everywhere, with an equivalent document-causal boolean mask).
+"""Attention backends: xformers (CUDA, block-diagonal causal masks over packed documents),
+PyTorch's varlen attention (CUDA flash kernels over the packed documents as one ragged batch:
+no work on masked blocks) and PyTorch SDPA (everywhere, with an equivalent document-causal
+boolean mask).
 
 All functions take and return tensors in ``[B, L, H, D]`` layout (the layout of the projections),
 with ``n_heads`` query heads and ``n_kv_heads`` key/value heads (grouped-query attention).
@@ -12,6 +14,7 @@ kernels, and the package must import and train without it.
 from __future__ import annotations
 
 import functools
+import itertools
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -45,6 +48,29 @@ def xformers_available() -> bool:
     return True
 
 
+def _varlen_attn():
+    """PyTorch's varlen attention entry point (torch >= 2.10); a function so tests can stand in for it."""
+    from torch.nn.attention.varlen import varlen_attn
+
+    return varlen_attn
+
+
+@functools.lru_cache(maxsize=1)
+def varlen_available() -> bool:
+    """True when PyTorch's varlen attention imports and its CUDA kernel runs here (one probe call)."""
+    if not torch.cuda.is_available():
+        return False
+    try:
+        q = torch.zeros(4, 1, 64, device="cuda", dtype=torch.bfloat16)
+        cu = torch.tensor([0, 4], device="cuda", dtype=torch.int32)
+        _varlen_attn()(q, q, q, cu, cu, 4, 4, window_size=(-1, 0))
+    except Exception as exc:  # ImportError (older torch), NotImplementedError (no kernel for this GPU)
+        warnings.warn(f"varlen attention unusable here: {type(exc).__name__}: "
+                      f"{str(exc).splitlines()[0] if str(exc) else ''}", stacklevel=2)
+        return False
+    return True
+
+
 def resolve_backend(name: str, device: torch.device | str) -> str:
     """``auto`` -> ``xformers`` on CUDA when importable, else ``sdpa``; explicit names are checked."""
     device = torch.device(device)
@@ -57,9 +83,14 @@ def resolve_backend(name: str, device: torch.device | str) -> str:
             raise RuntimeError("attention=xformers but xformers is not importable or has no CUDA kernels for this "
                                "torch build (pip install 'audiolm[xformers]' matching your torch)")
         return "xformers"
+    if name == "varlen":
+        if device.type != "cuda" or not varlen_available():
+            raise RuntimeError("attention=varlen needs a CUDA device and a torch with torch.nn.attention.varlen "
+                               "(flash kernels); use auto or sdpa")
+        return "varlen"
     if name == "sdpa":
         return "sdpa"
-    raise ValueError(f"unknown attention backend {name!r} (auto | xformers | sdpa)")
+    raise ValueError(f"unknown attention backend {name!r} (auto | xformers | varlen | sdpa)")
 
 
 def single_document_rows(document_ids: torch.Tensor) -> bool:
@@ -106,11 +137,13 @@ def document_ids_from_positions(position_ids: torch.Tensor) -> torch.Tensor:
 class AttentionPlan:
     """How every layer of one forward pass attends."""
 
-    backend: str  # "sdpa" | "xformers"
+    backend: str  # "sdpa" | "xformers" | "varlen"
     is_causal: bool = True
     mask: torch.Tensor | None = None  # sdpa: bool [B, 1, Lq, Lk] (True = attend)
     bias: Any = None  # xformers attention bias
     packed: bool = False  # xformers: rows flattened into one [1, B*L] sequence
+    cu_seqlens: torch.Tensor | None = None  # varlen: int32 [n_segments + 1] offsets into the B*L tokens
+    max_seqlen: int = 0  # varlen: the longest segment
 
     @classmethod
     def build(cls, backend: str, document_ids: torch.Tensor | None) -> "AttentionPlan":
@@ -127,6 +160,10 @@ class AttentionPlan:
                 return cls("xformers", bias=fmha.attn_bias.LowerTriangularMask())
             bias = fmha.attn_bias.BlockDiagonalCausalMask.from_seqlens(packed_seqlens(document_ids))
             return cls("xformers", bias=bias, packed=True)
+        if backend == "varlen":  # document_ids: the model passes zeros for rows of one document
+            lens = packed_seqlens(document_ids)
+            cu = torch.tensor([0, *itertools.accumulate(lens)], dtype=torch.int32, device=document_ids.device)
+            return cls("varlen", cu_seqlens=cu, max_seqlen=max(lens), packed=True)
         raise ValueError(f"unknown attention backend {backend!r}")
 
     @classmethod
@@ -139,6 +176,8 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: AttentionPla
     """``q [B, Lq, H, D]``, ``k/v [B, Lk, Hkv, D]`` -> ``[B, Lq, H, D]`` (scale 1/sqrt(D))."""
     if plan.backend == "xformers":
         return _attend_xformers(q, k, v, plan)
+    if plan.backend == "varlen":
+        return _attend_varlen(q, k, v, plan)
     return _attend_sdpa(q, k, v, plan)
 
 
@@ -172,3 +211,13 @@ def _attend_xformers(q, k, v, plan: AttentionPlan) -> torch.Tensor:
         v = v.unsqueeze(3).expand(-1, -1, -1, rep, -1)
     out = memory_efficient_attention(q, k, v, attn_bias=plan.bias)
     return out.reshape(B, Lq, H, D)
+
+
+def _attend_varlen(q, k, v, plan: AttentionPlan) -> torch.Tensor:
+    """The packed rows as one ragged batch of segments (causal within each: window (-1, 0))."""
+    B, L, H, D = q.shape
+    Hkv = k.shape[2]
+    out = _varlen_attn()(q.reshape(B * L, H, D), k.reshape(B * L, Hkv, D), v.reshape(B * L, Hkv, D),
+                         plan.cu_seqlens, plan.cu_seqlens, plan.max_seqlen, plan.max_seqlen,
+                         window_size=(-1, 0), enable_gqa=H != Hkv)
+    return out.reshape(B, L, H, D)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from audiolm.config import ConfigError
 
-ATTENTION_BACKENDS = ("auto", "xformers", "sdpa")
+ATTENTION_BACKENDS = ("auto", "xformers", "varlen", "sdpa")
 ROPE_SCALING_TYPES = ("none", "llama3")
 
 
@@ -46,7 +46,7 @@ class ModelConfig:
     norm_eps: float = 1e-6
     qk_norm: bool = True
     tie_embeddings: bool = False
-    attention: str = "auto"  # auto | xformers | sdpa
+    attention: str = "auto"  # auto | xformers | varlen (PyTorch varlen flash attention, CUDA) | sdpa
     init_std: float = 0.02
 
     @property

@@ -229,7 +229,10 @@ class AudioLM(nn.Module):
         else:
             if position_ids is None:
                 position_ids = torch.arange(L, device=input_ids.device)[None]
-            plan = AttentionPlan.build(resolve_backend(self.cfg.attention, input_ids.device), document_ids)
+            backend = resolve_backend(self.cfg.attention, input_ids.device)
+            if backend == "varlen" and document_ids is None:  # each row one segment
+                document_ids = torch.zeros_like(input_ids)
+            plan = AttentionPlan.build(backend, document_ids)
         x = self.embed(input_ids)
         cos, sin = self.rope(position_ids, torch.float32)
         ckpt = self.activation_checkpointing and self.training and torch.is_grad_enabled() and cache is None
