@@ -58,6 +58,7 @@ def run_row(run_dir: Path, variant: str, seed: int) -> dict:
                    audio_gain=cm.get("audio_gain_nats"), audio_gain_se=cm.get("audio_gain_stderr"),
                    bits_per_text_token=cm.get("bits_per_text_token"), nll_semantic=cm.get("nll_semantic"),
                    bits_per_audio_second_test=cm.get("bits_per_audio_second"))
+        row.update({k: v for k, v in cm.items() if k.startswith("nll_acoustic_")})  # one NLL per acoustic codebook
     asr = tasks.get("asr") or {}
     if "wer" in asr:
         row.update(asr_wer=asr["wer"], asr_n=asr.get("n"), asr_wer_baseline=asr.get("wer_baseline_constant"))
