@@ -4,6 +4,7 @@ runner end to end on tiny shards (real `audiolm train lm` subprocesses, budgets 
 import gzip
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -105,6 +106,11 @@ def test_verdicts_follow_the_interval():
     rows = [{"variant": "a", "seed": s, "asr_wer": w, "asr_wer_baseline": 0.9} for s, w in enumerate([0.6, 0.62])]
     v = verdict(rows, base)
     assert v["verdict"] == "reproduced" and v["against"] == "its asr_wer_baseline" and v["b"] == pytest.approx(0.9)
+    # identical seeds give no spread: a tiny difference is then 'significant' but below the effect that matters
+    tiny = Finding(claim="tiny", metric="asr_wer", better="a", than="b", min_effect=0.05)
+    flat = rows_of({"a": [0.999, 0.999], "b": [1.0, 1.0]}, "asr_wer")
+    assert verdict(flat, tiny)["verdict"] == "inconclusive at this scale"
+    assert verdict(flat, replace(tiny, min_effect=0.0))["verdict"] == "reproduced"
 
 
 def test_third_seed_only_where_the_difference_is_within_two_standard_errors(tmp_path):

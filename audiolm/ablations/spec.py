@@ -38,6 +38,7 @@ class Finding:
     same: str = ""
     as_: str = ""
     tolerance: float = 0.0  # for 'same': the largest relative difference that still counts as unchanged
+    min_effect: float = 0.0  # for 'better': the smallest difference that matters (e.g. 0.05 WER), whatever z says
 
     @property
     def pair(self) -> tuple[str, str]:

@@ -3,7 +3,8 @@
 A verdict is decided by the interval of the difference between two variants, never by eye:
 ``d`` is signed so that positive means "as the finding says"; its standard error combines the
 seed-to-seed spread of each variant with the benchmark's own item-level error.
-*reproduced*: ``d > 2 s.e.``; *opposite*: ``d < -2 s.e.``; otherwise *inconclusive at this scale*.
+*reproduced*: ``d > 2 s.e.``; *opposite*: ``d < -2 s.e.``; otherwise *inconclusive at this scale*
+(a finding may also set ``min_effect``: a smaller difference is inconclusive however tight).
 A "no change" finding is reproduced when the whole 2-s.e. interval lies within its tolerance
 (relative to the reference), opposite when the difference is both significant and beyond it.
 """
@@ -67,8 +68,10 @@ def verdict(rows: list[dict], f: Finding) -> dict:
     z = d / se if se > 0 else (math.inf if d > 0 else -math.inf if d < 0 else 0.0)
     out.update(a=sa.mean, a_se=sa.se, b=sb.mean, b_se=sb.se, seeds=[sa.k, sb.k], difference=d, difference_se=se,
                interval=[d - 2 * se, d + 2 * se], z=z)
-    if f.better:
-        out["verdict"] = "reproduced" if z >= 2 else "opposite" if z <= -2 else "inconclusive at this scale"
+    if f.better:  # significant (2 s.e.) and, where the finding sets one, at least its smallest effect that matters
+        big = abs(d) >= f.min_effect
+        out["verdict"] = ("reproduced" if z >= 2 and big else "opposite" if z <= -2 and big
+                          else "inconclusive at this scale")
     else:
         tol = f.tolerance * abs(sb.mean)
         if abs(d) + 2 * se <= tol:
