@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audiolm.ablations.results import lower_is_better
+from audiolm.ablations.results import ACCURACY_TASKS, lower_is_better
 from audiolm.ablations.spec import Finding, Study
 
 TABLE_METRICS = [  # (column, header, digits)
@@ -181,6 +181,9 @@ def plot_axis(rows: list[dict], axis, path: Path) -> Path | None:
             ax.bar(range(len(names)), [s.mean for s in st], yerr=[2 * s.se for s in st], capsize=3, color="tab:gray")
             ax.set_xticks(range(len(names)), names, rotation=35, ha="right", fontsize=7)
             ax.set_title(m + (" (lower better)" if lower_is_better(m) else ""), fontsize=8)
+            ref = 0.5 if m in ACCURACY_TASKS or m == "salmon_acoustic" else 0.0 if m.endswith("_gain") else None
+            if ref is not None:  # chance (two-choice sets) or no gain
+                ax.axhline(ref, color="tab:red", ls="--", lw=0.8)
             lo = min(s.mean - 2 * s.se for s in st) if st else 0
             hi = max(s.mean + 2 * s.se for s in st) if st else 1
             if hi > lo:
