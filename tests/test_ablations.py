@@ -225,6 +225,11 @@ variants:
     assert all("done before, kept" in x for x in again) and len(again) == 3
     rows2 = collect(study, exp)
     assert len(rows2) == 3  # results.csv rewritten whole: no duplicates
+    from audiolm.ablations.runner import StudyRunError
+
+    other = replace(study, budget_tokens=4096)  # a rerun at another budget does not mix the two
+    with pytest.raises(StudyRunError, match=r"audio/seed0: trained on 1024 tokens, the study now asks 4096"):
+        run_all(other, exp, runs_of(other, [0]), jobs=1, log=lambda _: None)
 
 
 def test_a_failed_run_fails_the_study_and_its_dependants(tmp_path, tiny_quickstart):

@@ -49,6 +49,28 @@ def is_done(exp: Path, run: Run) -> bool:
     return (d / "final.json").is_file() and (not run.variant.evaluate or (d / "eval.json").is_file())
 
 
+def check_same_budget(study: Study, exp: Path, run: Run) -> None:
+    """A finished run kept by a rerun must have been trained at the budget the study asks now
+    (a rerun with another budget never silently mixes the two in one table)."""
+    if run.variant.seconds_of:  # its budget follows its reference run, checked through that run
+        return
+    d = run_dir(exp, run.variant.name, run.seed)
+    final = d / "final.json"
+    if not final.is_file():
+        return
+    had = int(json.loads(final.read_text()).get("tokens") or 0)
+    want = int(study.budget_tokens * run.variant.budget_fraction)
+    step = 0
+    hp = d / "hparams.yaml"
+    if hp.is_file():
+        import yaml
+
+        step = int((yaml.safe_load(hp.read_text()) or {}).get("plan", {}).get("tokens_per_step") or 0)
+    if abs(had - want) >= max(step, 1):
+        raise StudyRunError(f"{run.key}: trained on {had} tokens, the study now asks {want}: use another --exp "
+                            f"for another budget, or delete {d} to retrain it")
+
+
 def base_overrides(study: Study, exp: Path, run: Run) -> list[str]:
     """Everything but the token budget: data paths, seed, dependencies, the study's overrides."""
     q = Path(study.quickstart)
@@ -131,6 +153,8 @@ def execute(study: Study, exp: Path, run: Run, threads: int = 1) -> dict:
 
 def run_all(study: Study, exp: Path, runs: list[Run], jobs: int, log=print) -> list[dict]:
     """Execute ``runs`` (skipping finished ones), ``jobs`` at a time, each after the runs it depends on."""
+    for r in runs:
+        check_same_budget(study, exp, r)
     pending = [r for r in runs if not is_done(exp, r)]
     for r in runs:
         if is_done(exp, r):
