@@ -58,14 +58,10 @@ def check_same_budget(study: Study, exp: Path, run: Run) -> None:
     final = d / "final.json"
     if not final.is_file():
         return
-    had = int(json.loads(final.read_text()).get("tokens") or 0)
+    rec = json.loads(final.read_text())
+    had = int(rec.get("tokens") or 0)
     want = int(study.budget_tokens * run.variant.budget_fraction)
-    step = 0
-    hp = d / "hparams.yaml"
-    if hp.is_file():
-        import yaml
-
-        step = int((yaml.safe_load(hp.read_text()) or {}).get("plan", {}).get("tokens_per_step") or 0)
+    step = had // max(int(rec.get("steps") or 1), 1)  # budgets are rounded to whole steps
     if abs(had - want) >= max(step, 1):
         raise StudyRunError(f"{run.key}: trained on {had} tokens, the study now asks {want}: use another --exp "
                             f"for another budget, or delete {d} to retrain it")
@@ -163,11 +159,10 @@ def run_all(study: Study, exp: Path, runs: list[Run], jobs: int, log=print) -> l
     records: list[dict] = []
 
     def deps_of(r: Run) -> list[str]:
-        return [f"{n}/seed{r.seed}" for n in (r.variant.seconds_of, r.variant.init_from) if n]
+        return [Run(study.variants[n], r.seed).key for n in (r.variant.seconds_of, r.variant.init_from) if n]
 
     def trained(key: str) -> bool:
-        name, seed = key.rsplit("/seed", 1)
-        return (run_dir(exp, name, int(seed)) / "final.json").is_file()
+        return (exp / "runs" / key / "final.json").is_file()  # a key is <variant>/seed<k>: its run folder
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         running: dict[Future, Run] = {}
