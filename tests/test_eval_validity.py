@@ -2,6 +2,7 @@
 find the offline sets learnable from the corpus they were held out of."""
 
 import math
+from collections import Counter
 
 import pytest
 
@@ -17,6 +18,17 @@ def test_ngram_is_a_distribution_and_prefers_what_it_saw():
     lp, n = m.score(["a"], ["b", "c"])
     assert n == 2 and lp == pytest.approx(m.logprob("b", ["a"]) + m.logprob("c", ["a", "b"]))
     assert EOS in m.vocab
+
+
+def test_ngram_counts_exactly_and_fit_counts_is_fit_on_every_occurrence():
+    m = NGram(2).fit([list("aab")])
+    # BOS a a b EOS: p_ML(a | a) = 1/2, p_ML(a) = 2/4; lambdas 0.01 (uniform over {a, b, EOS}), 1, 2
+    want = (0.01 / 3 + 1 * 2 / 4 + 2 * 1 / 2) / 3.01
+    assert m.logprob("a", ["a"]) == pytest.approx(math.log(want))
+    words = [tuple("cat"), tuple("cat"), tuple("at"), tuple("cat"), tuple("ta")]
+    a, b = NGram(4).fit(words), NGram(4).fit_counts(Counter(words))
+    assert a.grams == b.grams and a.totals == b.totals and a.vocab == b.vocab
+    assert a.score(["c"], list("ats")) == b.score(["c"], list("ats"))
 
 
 def test_cache_prefers_what_the_context_mentions():

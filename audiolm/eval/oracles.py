@@ -15,7 +15,7 @@ LM is (sum for text pairs, mean per token for spoken ones).
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import Counter
 from typing import Hashable, Iterable, Sequence
 
 BOS, EOS = "<s>", "</s>"
@@ -32,28 +32,53 @@ class NGram:
         self.lambdas = list(lambdas) if lambdas else [0.01] + [float(2 ** k) for k in range(order)]
         if len(self.lambdas) != order + 1:
             raise ValueError(f"need {order + 1} lambdas, got {len(self.lambdas)}")
-        self.counts: list[dict[tuple, Counter]] = [defaultdict(Counter) for _ in range(order)]
+        # grams[k]: (k context symbols..., symbol) -> count; totals[k]: the k context symbols -> count.
+        # Flat tuple counters filled by Counter.update (C speed): the fit is over every token of a corpus.
+        self.grams: list[Counter] = [Counter() for _ in range(order)]
+        self.totals: list[Counter] = [Counter() for _ in range(order)]
         self.vocab: set = set()
 
     def fit(self, sequences: Iterable[Sequence[Hashable]]) -> "NGram":
         for seq in sequences:
-            s = [BOS] * (self.order - 1) + list(seq) + [EOS]
-            self.vocab.update(seq)
-            for i in range(self.order - 1, len(s)):
-                for k in range(self.order):  # context length k
-                    self.counts[k][tuple(s[i - k : i])][s[i]] += 1
+            self._add(seq, 1)
         self.vocab.add(EOS)
         return self
+
+    def fit_counts(self, counts: "Counter[tuple]") -> "NGram":
+        """Fit on distinct sequences with their multiplicities (e.g. the word types of a corpus for a
+        character model): the same model as :meth:`fit` on every occurrence, at a fraction of the work."""
+        for seq, n in counts.items():
+            self._add(seq, n)
+        self.vocab.add(EOS)
+        return self
+
+    def _add(self, seq: Sequence[Hashable], times: int) -> None:
+        s = [BOS] * (self.order - 1) + list(seq) + [EOS]
+        self.vocab.update(seq)
+        n = len(s) - (self.order - 1)  # predicted positions: order-1 .. len(s)-1
+        for k in range(self.order):  # context length k
+            start = self.order - 1 - k
+            cols = [s[start + j : start + j + n] for j in range(k + 1)]
+            grams = zip(*cols)
+            ctxs = zip(*cols[:-1]) if k else iter([()] * n)
+            if times == 1:
+                self.grams[k].update(grams)
+                self.totals[k].update(ctxs)
+            else:
+                for key, c in Counter(grams).items():
+                    self.grams[k][key] += c * times
+                for key, c in Counter(ctxs).items():
+                    self.totals[k][key] += c * times
 
     def logprob(self, word, history: Sequence) -> float:
         h = [BOS] * (self.order - 1) + list(history)
         num = self.lambdas[0] / max(len(self.vocab), 1)
         den = self.lambdas[0]
         for k in range(self.order):
-            c = self.counts[k].get(tuple(h[len(h) - k :]) if k else ())
-            if c:
-                total = sum(c.values())
-                num += self.lambdas[k + 1] * c.get(word, 0) / total
+            ctx = tuple(h[len(h) - k :]) if k else ()
+            total = self.totals[k].get(ctx)
+            if total:
+                num += self.lambdas[k + 1] * self.grams[k].get(ctx + (word,), 0) / total
                 den += self.lambdas[k + 1]
         return math.log(num / den)
 

@@ -23,6 +23,7 @@ import gzip
 import json
 import logging
 import re
+from collections import Counter
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -96,11 +97,9 @@ class TrainingModels:
     @property
     def char5(self) -> NGram:
         # characters of the words as they occur in running text: " word" (lower case only)
-        def seqs():
-            for d in self.docs:
-                for w in re.findall(r"[A-Za-z]+", d):
-                    yield list(" " + w.lower())
-        return self._get("char5", lambda: NGram(5).fit(seqs()))
+        def types() -> Counter:
+            return Counter(tuple(" " + w.lower()) for d in self.docs for w in re.findall(r"[A-Za-z]+", d))
+        return self._get("char5", lambda: NGram(5).fit_counts(types()))
 
     @property
     def bpe4(self) -> NGram | None:
