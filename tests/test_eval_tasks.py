@@ -263,3 +263,48 @@ def test_eval_asks_with_the_shared_prompt_builders(data, monkeypatch):
             sim=FakeSim())
     asked = [p for call in gen.calls for p in call["prompts"]]
     assert len(built) == len(asked) == 4 and asked == built
+
+
+def test_split_tasks_balances_expected_cost_and_keeps_order():
+    from audiolm.eval.commands import split_tasks
+
+    names = ["swuggy", "sblimp", "tblimp", "asr", "tts", "salmon_speaker", "salmon_room"]
+    groups = split_tasks(names, 2)
+    assert sorted(sum(groups, [])) == sorted(names) and len(groups) == 2
+    assert ["tts"] in groups  # the costliest task alone against the rest
+    for g in groups:
+        assert g == [n for n in names if n in g]
+    assert split_tasks(names, 1) == [names]
+    assert split_tasks(["tblimp"], 4) == [["tblimp"]]
+
+
+class _FakeJob:
+    """Stands in for commands._EvalJob in spawned workers: a task named 'die' kills its worker."""
+
+    def run(self, names, threads=0):
+        import os
+
+        if "die" in names:
+            os._exit(3)
+        return {"tasks": {n: {"accuracy": 0.5, "n": 2, "threads": threads} for n in names}, "step": 7, "codec": "c"}
+
+
+def test_parallel_eval_merges_workers_and_a_dead_worker_fails_its_tasks():
+    from audiolm.eval.commands import _run_parallel
+
+    out = _run_parallel(_FakeJob(), [["swuggy", "tblimp"], ["asr"]], threads=1)
+    assert set(out["tasks"]) == {"swuggy", "tblimp", "asr"} and out["step"] == 7
+    assert all(m["threads"] == 1 for m in out["tasks"].values())
+    out = _run_parallel(_FakeJob(), [["swuggy"], ["die", "asr"]], threads=1)
+    assert out["tasks"]["swuggy"]["accuracy"] == 0.5
+    for n in ("die", "asr"):
+        assert "accuracy" not in out["tasks"][n] and "worker process failed" in out["tasks"][n]["error"]
+
+
+def test_eval_command_refuses_zero_jobs(tmp_path, capsys):
+    from audiolm.cli import main
+
+    ckpt = tmp_path / "x.ckpt"
+    ckpt.write_bytes(b"x")
+    assert main(["eval", str(ckpt), "--tasks", "swuggy", "--jobs", "0"]) == 2
+    assert "--jobs" in capsys.readouterr().err

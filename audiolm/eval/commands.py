@@ -79,6 +79,9 @@ def configure_eval(p: argparse.ArgumentParser) -> None:
     p.add_argument("--codec", default=None, help="codec spec overriding the checkpoint's (needed when it has none)")
     p.add_argument("--cache-dir", default=None, help="where codec encodings are cached (default DIR/.codes)")
     p.add_argument("--save-audio", default=None, help="folder for generated audio samples (TTS, continuation)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="CPU worker processes: the tasks are split between them (by expected cost) and each gets "
+                        "its share of the CPU threads; one report (default 1: in this process)")
     from audiolm.lm.hf_folder import add_hf_arguments
 
     add_hf_arguments(p)
@@ -104,15 +107,17 @@ def run_eval(args) -> int:
     import torch
 
     from audiolm.config import ConfigError, load_config
-    from audiolm.eval.context import EvalContext
     from audiolm.eval.report import table, write_report
-    from audiolm.eval.tasks import TASKS, EvalOptions, UnknownTaskError, expand_tasks, run_tasks
+    from audiolm.eval.tasks import TASKS, EvalOptions, UnknownTaskError, add_salmon_mean, expand_tasks
 
     try:
         names = expand_tasks(args.tasks)
         opts = load_config(EvalOptions, args.config, list(args.overrides) + list(args.set_overrides), group="eval")
     except (UnknownTaskError, ConfigError, ValueError) as e:
         print(f"audiolm eval: {e}", file=sys.stderr)
+        return 2
+    if args.jobs < 1:
+        print(f"audiolm eval: --jobs must be >= 1, got {args.jobs}", file=sys.stderr)
         return 2
     if args.max_items is not None:
         opts.max_items = args.max_items
@@ -128,39 +133,117 @@ def run_eval(args) -> int:
         print(f"audiolm eval: checkpoint {ckpt} not found", file=sys.stderr)
         return 2
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-    from audiolm.lm.checkpoint import load_lm
+    job = _EvalJob(args, opts, data_dir, paths, str(ckpt), device)
 
     t0 = time.time()
-    from audiolm.lm.hf_folder import hf_options
-
-    loaded = load_lm(ckpt, device=device, **hf_options(args))
-    cache = args.cache_dir or (str(Path(data_dir) / ".codes") if data_dir else None)
-    try:
-        ctx = EvalContext.from_loaded(loaded, device, cache, codec_spec=args.codec)
-    except ValueError as e:
-        print(f"audiolm eval: {ckpt}: {e}", file=sys.stderr)
+    groups = split_tasks(names, args.jobs if device == "cpu" else 1)
+    if len(groups) == 1:
+        out = job.run(names, threads=0)
+    else:
+        out = _run_parallel(job, groups, max(1, torch.get_num_threads() // len(groups)))
+    if out.get("error"):
+        print(f"audiolm eval: {ckpt}: {out['error']}", file=sys.stderr)
         return 2
-
-    def progress(r):
-        m = r.metrics
-        head = "ERROR " + m["error"] if "error" in m else ", ".join(
-            f"{k}={m[k]:.4f}" for k in ("accuracy", "wer", "similarity", "bleu", "asr_bleu") if isinstance(m.get(k), float))
-        print(f"[{r.name}] {head}", flush=True)
-
-    results = run_tasks(ctx, names, data_dir, opts, paths, on_result=progress)
-    tasks = {k: r.metrics for k, r in results.items()}
-    if args.save_audio:
-        _save_audio(args.save_audio, results)
+    tasks = {n: out["tasks"][n] for n in names if n in out["tasks"]}
+    add_salmon_mean(tasks)
     from dataclasses import asdict
 
-    write_report(args.out, tasks, str(ckpt), step=loaded.step, codec=ctx.codec_spec, data=data_dir, paths=paths,
+    write_report(args.out, tasks, str(ckpt), step=out["step"], codec=out["codec"], data=data_dir, paths=paths,
                  options=asdict(opts), device=device, wall_time_s=round(time.time() - t0, 1))
     print()
     print(table(tasks))
     print(f"\nreport written to {args.out}")
     failed = [k for k, m in tasks.items() if "error" in m]
     return 1 if failed else 0
+
+
+# Relative cost of a task on the quickstart's CPU run (measured wall times), for splitting tasks
+# between --jobs workers; a task not listed counts as a spoken likelihood set.
+TASK_COST = {"tts": 8.0, "continuation": 3.0, "s2st": 8.0, "s2tt": 3.0, "asr": 0.5, "cross_modal": 0.3,
+             "twuggy": 0.3, "tblimp": 0.2, "text_storycloze": 0.3, "hellaswag": 0.4}
+SPOKEN_SET_COST = 1.0
+
+
+def split_tasks(names: list[str], jobs: int) -> list[list[str]]:
+    """At most ``jobs`` groups of similar expected cost (longest task first onto the lightest group);
+    each group keeps the order ``names`` gave. Empty groups are dropped."""
+    loads = [0.0] * max(1, jobs)
+    member: dict[str, int] = {}
+    for n in sorted(names, key=lambda n: -TASK_COST.get(n, SPOKEN_SET_COST)):
+        g = loads.index(min(loads))
+        member[n] = g
+        loads[g] += TASK_COST.get(n, SPOKEN_SET_COST)
+    groups = [[n for n in names if member[n] == g] for g in range(len(loads))]
+    return [g for g in groups if g]
+
+
+class _EvalJob:
+    """What one process needs to evaluate some tasks of this run (picklable for worker processes)."""
+
+    def __init__(self, args, opts, data_dir, paths: dict, ckpt: str, device: str) -> None:
+        self.codec, self.cache_dir, self.save_audio = args.codec, args.cache_dir, args.save_audio
+        from audiolm.lm.hf_folder import hf_options
+
+        self.hf = hf_options(args)
+        self.opts, self.data_dir, self.paths, self.ckpt, self.device = opts, data_dir, paths, ckpt, device
+
+    def run(self, names: list[str], threads: int = 0) -> dict:
+        """{"tasks": {name: metrics}, "step", "codec"} or {"error": message} (a checkpoint the context refuses)."""
+        import torch
+
+        from audiolm.eval.context import EvalContext
+        from audiolm.eval.tasks import run_tasks
+        from audiolm.lm.checkpoint import load_lm
+        from audiolm.lm.hf_folder import is_hf_spec
+
+        if threads:
+            torch.set_num_threads(threads)
+        ckpt = self.ckpt if is_hf_spec(self.ckpt) else Path(self.ckpt)
+        loaded = load_lm(ckpt, device=self.device, **self.hf)
+        cache = self.cache_dir or (str(Path(self.data_dir) / ".codes") if self.data_dir else None)
+        try:
+            ctx = EvalContext.from_loaded(loaded, self.device, cache, codec_spec=self.codec)
+        except ValueError as e:
+            return {"error": str(e)}
+        results = run_tasks(ctx, names, self.data_dir, self.opts, self.paths, on_result=_progress, salmon_mean=False)
+        if self.save_audio:
+            _save_audio(self.save_audio, results)
+        return {"tasks": {k: r.metrics for k, r in results.items()}, "step": loaded.step, "codec": ctx.codec_spec}
+
+
+def _progress(r) -> None:
+    m = r.metrics
+    head = "ERROR " + m["error"] if "error" in m else ", ".join(
+        f"{k}={m[k]:.4f}" for k in ("accuracy", "wer", "similarity", "bleu", "asr_bleu") if isinstance(m.get(k), float))
+    print(f"[{r.name}] {head}", flush=True)
+
+
+def _run_parallel(job: _EvalJob, groups: list[list[str]], threads: int) -> dict:
+    """Each group in its own spawned process; a worker that dies marks its tasks failed (never a score)."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    print(f"audiolm eval: {len(groups)} workers x {threads} thread(s): " + " | ".join(",".join(g) for g in groups), flush=True)
+    merged: dict = {"tasks": {}, "step": None, "codec": None}
+    # one single-worker pool per group: a worker that dies breaks its own pool only
+    pools = [ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) for _ in groups]
+    try:
+        futures = [(g, pool.submit(job.run, g, threads)) for g, pool in zip(groups, pools)]
+        for g, fut in futures:
+            try:
+                out = fut.result()
+            except Exception as e:  # noqa: BLE001 - a dead worker (signal, memory) fails its tasks, loudly
+                for n in g:
+                    merged["tasks"][n] = {"error": f"{n}: the worker process failed ({type(e).__name__}: {e})"}
+                continue
+            if out.get("error"):
+                return out
+            merged["tasks"].update(out["tasks"])
+            merged["step"], merged["codec"] = out["step"], out["codec"]
+    finally:
+        for pool in pools:
+            pool.shutdown(cancel_futures=True)
+    return merged
 
 
 def _save_audio(folder: str, results) -> None:

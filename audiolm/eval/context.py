@@ -130,7 +130,9 @@ class EvalContext:
                 if f is not None:
                     try:
                         f.parent.mkdir(parents=True, exist_ok=True)
-                        np.save(f, codes)
+                        tmp = f.with_name(f"{f.stem}.{os.getpid()}.tmp.npy")
+                        np.save(tmp, codes)
+                        os.replace(tmp, f)  # whole or absent: --jobs workers and other runs share the cache
                     except OSError as e:  # a read-only data folder: keep going without the disk cache
                         log.warning("cannot write the codes cache %s (%s)", f.parent, e)
                         disk = None

@@ -536,8 +536,10 @@ def run_task(ctx: EvalContext, name: str, data_dir, opts: EvalOptions, paths: di
 
 
 def run_tasks(ctx: EvalContext, names: Sequence[str], data_dir, opts: EvalOptions, paths: dict | None = None,
-              on_result: Callable[[TaskResult], None] | None = None, **hooks) -> dict[str, TaskResult]:
-    """Run each task; a failure is recorded in its entry (``{"error": ...}``) and the others go on."""
+              on_result: Callable[[TaskResult], None] | None = None, salmon_mean: bool = True,
+              **hooks) -> dict[str, TaskResult]:
+    """Run each task; a failure is recorded in its entry (``{"error": ...}``) and the others go on.
+    ``salmon_mean``: add the mean of the SALMon parts run here (see :func:`add_salmon_mean`)."""
     results: dict[str, TaskResult] = {}
     ctx.run_memo.clear()  # a new run may be a new model state (the training callback reuses the context)
     for name in names:
@@ -553,12 +555,22 @@ def run_tasks(ctx: EvalContext, names: Sequence[str], data_dir, opts: EvalOption
         results[name] = r
         if on_result is not None:
             on_result(r)
-    parts = [results[n].metrics for n in SALMON_PARTS if n in results and "accuracy" in results[n].metrics]
-    if len(parts) > 1:  # the mean of the parts; its standard error from the parts' (independent items)
+    if salmon_mean:
+        metrics = {n: r.metrics for n, r in results.items()}
+        add_salmon_mean(metrics)
+        if "salmon" in metrics and "salmon" not in results:
+            results["salmon"] = TaskResult("salmon", metrics["salmon"])
+    return results
+
+
+def add_salmon_mean(metrics: dict[str, dict]) -> None:
+    """``metrics["salmon"]``: the mean of the SALMon parts present (two or more), its standard error
+    from the parts' (independent items). Left alone when a "salmon" entry is there already."""
+    parts = [metrics[n] for n in SALMON_PARTS if n in metrics and "accuracy" in metrics[n]]
+    if len(parts) > 1 and "salmon" not in metrics:
         k = len(parts)
-        results["salmon"] = TaskResult("salmon", {
+        metrics["salmon"] = {
             "accuracy": float(np.mean([m["accuracy"] for m in parts])), "n": sum(m["n"] for m in parts), "chance": 0.5,
             "stderr": float(math.sqrt(sum(m["stderr"] ** 2 for m in parts)) / k),
             "baseline_fewer_tokens": float(np.mean([m["baseline_fewer_tokens"] for m in parts])),
-            "parts": k, "note": "mean of the SALMon parts"})
-    return results
+            "parts": k, "note": "mean of the SALMon parts"}
