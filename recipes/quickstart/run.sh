@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole SODA study in miniature on the embedded offline corpus (2-core CPU, <= 30 minutes):
-#   corpus -> offline benchmarks -> codec -> tokens -> interleaved LM (5% text) -> eval -> report
+#   corpus -> offline benchmarks -> codec -> tokens -> interleaved LM (30% text) -> eval -> report
 # Stages are resumable: a finished stage leaves a .done marker and is skipped on a rerun.
 #   bash recipes/quickstart/run.sh [--stage N] [--stop-stage M] [--exp DIR] [--size tiny|default]
 set -euo pipefail
@@ -18,7 +18,6 @@ recipe_setup
 # Sizes: 'default' is the documented quickstart; 'tiny' is what the end-to-end test runs.
 if [ "$size" = tiny ]; then
   UTTS=120; SPEAKERS=6; BENCH_SIZE=6; SALMON_SIZE=6; TEXT_DOCS=60
-  SIDE_THREADS=2  # the tiny LM is over in seconds: its side work (stage 6) gets both cores
   CODEC_SET="trainer.max_steps=40 trainer.val_every_n_steps=40 data.batch_size=4 teacher.steps=40 data.val_max_cuts=4"
   LM_SET="trainer.max_tokens=81920 trainer.log_every_n_steps=2 trainer.val_every_n_steps=10 trainer.ckpt_every_n_steps=10"
   XM_EVERY=10; XM_ITEMS=3
@@ -27,7 +26,6 @@ else
   UTTS=2000; SPEAKERS=10; BENCH_SIZE=400; SALMON_SIZE=200; TEXT_DOCS=20000; CODEC_SET=""
   LM_SET=""; EVAL_ITEMS=400; BPE=2048; SPEECH_SIZE=100
   XM_EVERY=200; XM_ITEMS=48
-  SIDE_THREADS=1
 fi
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 
@@ -66,38 +64,17 @@ run_stage 5 tokenizer train_tokenizer
 #    30% text-only tokens, 1024-token rows; the cross-modal
 #    gain and the NLL vector go to tensorboard (eval/cross_modal/*) as it trains
 XM_CALLBACK="callbacks=[{class_path: audiolm.eval.callback.EvalCallback, init_args: {tasks: cross_modal, data: $D/benchmarks, every_n_steps: $XM_EVERY, max_items: $XM_ITEMS, config: quick}}]"
-VALIDITY=$exp/eval/validity.json
-validity_oracles() {  # what n-grams of the training data score on each set (needs no LM)
-  mkdir -p "$exp/eval"
+run_stage 6 lm audiolm train lm quickstart exp_dir="$exp" name=lm "$XM_CALLBACK" \
+  data.tokenizer="$exp/tokenizer.json" \
+  "data.train_shards=[$exp/tokens/train]" "data.val_shards=[$exp/tokens/dev]" \
+  "data.text_train=[$D/text/text_train.jsonl.gz]" "data.text_val=[$D/text/text_dev.jsonl.gz]" \
+  $LM_SET
+# 7. evaluation on the offline sets, beside baselines and oracles that know the training data
+#    (two worker processes of one thread each: TTS beside the likelihood sets)
+run_eval() {
   python benchmarks/benchmark_validity.py --bench "$D/benchmarks" --corpus "$D/corpus" --corpus "$D/text" \
     --tokenizer "$exp/tokenizer.json" --tokens "$exp/tokens/train" --codec "$CODEC_CKPT" \
-    --max-items "$EVAL_ITEMS" --out "$VALIDITY"
-}
-side_work() {  # single-threaded work of stage 7 that needs no LM: the oracles and the TTS judge (cached)
-  OMP_NUM_THREADS=$SIDE_THREADS validity_oracles
-  OMP_NUM_THREADS=$SIDE_THREADS python -c "import sys; from audiolm.asr import make_asr_judge; make_asr_judge(sys.argv[1])" "corpus:$D/corpus"
-}
-train_lm() {  # the side work runs beside the LM (training leaves CPU time idle); both must succeed
-  rm -f "$VALIDITY"
-  side_work > "$exp/side_work.log" 2>&1 &
-  local side=$!
-  audiolm train lm quickstart exp_dir="$exp" name=lm "$XM_CALLBACK" \
-    data.tokenizer="$exp/tokenizer.json" \
-    "data.train_shards=[$exp/tokens/train]" "data.val_shards=[$exp/tokens/dev]" \
-    "data.text_train=[$D/text/text_train.jsonl.gz]" "data.text_val=[$D/text/text_dev.jsonl.gz]" \
-    $LM_SET || { kill "$side" 2>/dev/null; wait "$side" 2>/dev/null; return 1; }
-  wait "$side" || { echo "side work of stage 6 failed: see $exp/side_work.log" >&2; return 1; }
-}
-run_stage 6 lm train_lm
-# 7. evaluation on the offline sets, beside baselines and oracles that know the training data
-#    (two processes of one thread each: TTS and the likelihood sets side by side)
-run_eval() {
-  # the oracles from stage 6, unless an input is newer (or they are missing: stage 6 done before)
-  local f
-  for f in "$exp/tokenizer.json" "$CODEC_CKPT" "$D/benchmarks/benchmarks.json"; do
-    if [ -f "$VALIDITY" ] && [ "$f" -nt "$VALIDITY" ]; then rm -f "$VALIDITY"; fi
-  done
-  [ -f "$VALIDITY" ] || validity_oracles
+    --max-items "$EVAL_ITEMS" --out "$exp/eval/validity.json"
   local extra=()
   if [ "$EVAL_ITEMS" -gt 0 ]; then extra=(--max-items "$EVAL_ITEMS"); fi
   audiolm eval "$LM_CKPT" --data "$D/benchmarks" --config quick --set "asr_judge=corpus:$D/corpus" --jobs 2 \
