@@ -157,10 +157,13 @@ def run_eval(args) -> int:
     return 1 if failed else 0
 
 
-# Relative cost of a task on the quickstart's CPU run (measured wall times), for splitting tasks
-# between --jobs workers; a task not listed counts as a spoken likelihood set.
-TASK_COST = {"tts": 8.0, "continuation": 3.0, "s2st": 8.0, "s2tt": 3.0, "asr": 0.5, "cross_modal": 0.3,
-             "twuggy": 0.3, "tblimp": 0.2, "text_storycloze": 0.3, "hellaswag": 0.4}
+# Relative cost of a task for splitting tasks between --jobs workers, from the quickstart's CPU
+# eval (2 threads, 100 TTS utterances, 400 items per set: TTS 122 s + its judge's first training,
+# a 400-item spoken set 8-30 s, a 200-pair SALMon part 8 s): TTS outweighs all the likelihood sets
+# together, so it gets a worker of its own. A task not listed counts as a spoken likelihood set.
+TASK_COST = {"tts": 30.0, "continuation": 10.0, "s2st": 30.0, "s2tt": 10.0, "asr": 1.0, "cross_modal": 0.7,
+             "twuggy": 0.3, "tblimp": 0.2, "text_storycloze": 0.3, "hellaswag": 0.4, "sstorycloze": 2.0,
+             "topic_sstorycloze": 2.0}
 SPOKEN_SET_COST = 1.0
 
 
