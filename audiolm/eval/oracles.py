@@ -59,16 +59,12 @@ class NGram:
         for k in range(self.order):  # context length k
             start = self.order - 1 - k
             cols = [s[start + j : start + j + n] for j in range(k + 1)]
-            grams = zip(*cols)
-            ctxs = zip(*cols[:-1]) if k else iter([()] * n)
-            if times == 1:
-                self.grams[k].update(grams)
-                self.totals[k].update(ctxs)
-            else:
-                for key, c in Counter(grams).items():
-                    self.grams[k][key] += c * times
-                for key, c in Counter(ctxs).items():
-                    self.totals[k][key] += c * times
+            grams, ctxs = zip(*cols), (zip(*cols[:-1]) if k else [()] * n)
+            if times != 1:  # Counter.update adds a mapping's counts
+                grams = {key: c * times for key, c in Counter(grams).items()}
+                ctxs = {key: c * times for key, c in Counter(ctxs).items()}
+            self.grams[k].update(grams)
+            self.totals[k].update(ctxs)
 
     def logprob(self, word, history: Sequence) -> float:
         h = [BOS] * (self.order - 1) + list(history)
