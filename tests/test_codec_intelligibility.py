@@ -95,7 +95,7 @@ def test_word_identification_on_originals_and_reconstructions(tmp_path):
     assert rec.phones[0] == "<sil>"
 
 
-def test_corpus_recognizer_is_an_asr_judge(tmp_path):
+def test_corpus_recognizer_is_an_asr_judge(tmp_path, monkeypatch):
     from audiolm.codec.intelligibility import CorpusRecognizer
     from audiolm.codec.testing import fake_words
     from audiolm.asr import make_asr_judge
@@ -105,9 +105,13 @@ def test_corpus_recognizer_is_an_asr_judge(tmp_path):
     make_fake_cuts(d / "a", n=16, seconds=1.5, seed=1).to_file(d / "cuts_train.jsonl.gz")
     dev = make_fake_cuts(d / "b", n=3, seconds=1.5, seed=2)
     dev.to_file(d / "cuts_dev.jsonl.gz")
-    CorpusRecognizer.from_corpus(d, steps=80)  # trains and caches the recogniser
-    assert (d / ".judge" / "phone_recognizer.pt").is_file()
-    judge = make_asr_judge(f"corpus:{d}")  # loads the cache
+    CorpusRecognizer.from_corpus(d, steps=80)  # trains and caches the recogniser under its settings
+    cached = d / ".judge" / "phone_recognizer-h128-s80-seed1.pt"
+    assert cached.is_file()
+    # the judge of the default settings is another file; once it is there, it is loaded, not trained
+    cached.rename(d / ".judge" / "phone_recognizer-h128-s300-seed1.pt")
+    monkeypatch.setattr("audiolm.codec.teachers.train_phone_teacher", lambda *a, **k: pytest.fail("retrained"))
+    judge = make_asr_judge(f"corpus:{d}")
     assert judge.name == f"corpus:{d}"
     from audiolm.codec.audio import load_cut
 

@@ -244,9 +244,15 @@ class CorpusRecognizer:
         self.recognizer, self.lex, self.name = recognizer, lex, name
 
     @classmethod
-    def from_corpus(cls, corpus_dir, *, steps: int = 600, seed: int = 1) -> "CorpusRecognizer":
-        """Load (or first train, cached in ``CORPUS_DIR/.judge/``) the recogniser of ``cuts_train``;
-        the lexicon holds the pronunciations of every split's alignments."""
+    def from_corpus(cls, corpus_dir, *, hidden: int = 128, steps: int = 300, seed: int = 1) -> "CorpusRecognizer":
+        """Load (or first train, cached in ``CORPUS_DIR/.judge/`` under its settings) the recogniser
+        of ``cuts_train``; the lexicon holds the pronunciations of every split's alignments.
+
+        Hidden 128 / 300 steps: on the quickstart's held-out voices as good as hidden 192 / 600
+        steps (WER on real recordings 0.53 vs 0.57, on codec resyntheses 0.72 vs 0.77, 100
+        utterances) in a third of the training time (113 s vs 363 s on one thread); the bigger
+        one fits the training voices closer (frame accuracy 0.93 vs 0.89) and generalises no better.
+        """
         from pathlib import Path
 
         from lhotse import CutSet
@@ -258,9 +264,9 @@ class CorpusRecognizer:
         if not splits[0].is_file():
             raise FileNotFoundError(f"corpus ASR judge: no {splits[0]} (a folder from `audiolm prepare synth`)")
         train = list(CutSet.from_file(splits[0]))
-        cache = corpus_dir / ".judge" / "phone_recognizer.pt"
+        cache = corpus_dir / ".judge" / f"phone_recognizer-h{hidden}-s{steps}-seed{seed}.pt"
         if not cache.is_file():
-            train_phone_teacher(train, 16000, cache, steps=steps, seed=seed)
+            train_phone_teacher(train, 16000, cache, hidden=hidden, steps=steps, seed=seed)
         rec = PhoneTeacher.load(cache)
         others = [c for f in splits[1:] if f.is_file() for c in CutSet.from_file(f)]
         return cls(rec, Lexicon.from_cuts(train + others, rec.phones), name=f"corpus:{corpus_dir}")
