@@ -125,3 +125,48 @@ def test_corpus_recognizer_is_an_asr_judge(tmp_path, monkeypatch):
     assert len(set(hyp) & set(spoken)) >= 1, (hyp, spoken)  # the judge hears some of the words
     with pytest.raises(FileNotFoundError, match="cuts_train"):
         make_asr_judge(f"corpus:{tmp_path / 'nowhere'}")
+
+
+def _word_loop_reference(logp: np.ndarray, lex: Lexicon, penalty: float) -> list[int]:
+    """The word loop spelt out state by state with full backpointers (slow, plain Python): silence,
+    or phone k of pronunciation p; a word is entered at no cost at the first frame, else at ``penalty``."""
+    states = ["sil"] + [(p, k) for p in range(len(lex)) for k in range(int(lex.lengths[p]))]
+    ends = ["sil"] + [(p, int(lex.lengths[p]) - 1) for p in range(len(lex))]
+    emit = {s: (0 if s == "sil" else int(lex.ids[s[0], s[1]])) for s in states}
+    score = {s: -np.inf for s in states}
+    score["sil"] = logp[0, 0]
+    for p in range(len(lex)):
+        score[(p, 0)] = logp[0, emit[(p, 0)]]
+    back = [{s: None for s in states}]
+    for t in range(1, logp.shape[0]):
+        new, bp = {}, {}
+        for s in states:
+            preds = [s]  # stay
+            if s != "sil" and s[1] > 0:  # or move on to the next phone
+                preds.append((s[0], s[1] - 1))
+            cands = [(score[q], q, False) for q in preds]
+            if s == "sil" or s[1] == 0:
+                cands += [(score[q] + (penalty if s != "sil" else 0.0), q, s != "sil") for q in ends]
+            best, arg, entered = max(cands, key=lambda c: c[0])
+            new[s], bp[s] = best + logp[t, emit[s]], (arg, entered)
+        score = new
+        back.append(bp)
+    s = max(ends, key=lambda q: score[q])
+    words = []
+    for t in range(logp.shape[0] - 1, -1, -1):
+        q, entered = back[t][s] if t else (None, s != "sil")
+        if entered:  # a pronunciation's first phone entered from silence or a word's end
+            words.append(s[0])
+        s = q
+    return words[::-1]
+
+
+def test_free_decoding_equals_the_word_loop_spelt_out():
+    rng = np.random.default_rng(3)
+    phones = ["<sil>", "k", "a", "t", "d", "o", "g"]
+    lex = _lexicon({"cat": ("k", "a", "t"), "at": ("a", "t"), "dog": ("d", "o", "g"), "a": ("a",),
+                    "god": ("g", "o", "d"), "kat": ("k", "a", "t", "t")}, phones)
+    for n in (1, 2, 7, 15):
+        for pen in (-0.5, -2.0):  # (0 would make re-entering a one-phone word tie with staying)
+            logp = np.log(rng.dirichlet(np.full(len(phones), 0.4), size=n))
+            assert decode_words(logp, lex, word_penalty=pen) == _word_loop_reference(logp, lex, pen), (n, pen)
