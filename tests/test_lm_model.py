@@ -8,6 +8,7 @@ import torch
 from audiolm.config import ConfigError, load_config
 from audiolm.lm.attention import (
     AttentionPlan,
+    causal_segments,
     document_causal_mask,
     document_ids_from_positions,
     packed_seqlens,
@@ -123,7 +124,39 @@ def test_mask_helpers():
     pos = torch.tensor([[0, 1, 0, 1, 2, 0]])
     assert document_ids_from_positions(pos).tolist() == [[0, 0, 1, 1, 1, 2]]
     assert AttentionPlan.build("sdpa", doc[1:]).is_causal  # fast path
-    assert AttentionPlan.build("sdpa", doc).mask is not None
+    assert AttentionPlan.build("sdpa", doc).segments is not None  # CPU: causal segments, no mask
+    gathers, inverse = causal_segments(doc, round_to=4)
+    # runs 2, 3, 1 | 4, 2 -> widths 4 (all five); each segment's last token repeats as padding
+    assert [g.tolist() for g in gathers] == [[[0, 1, 1, 1], [2, 3, 4, 4], [5, 5, 5, 5], [6, 7, 8, 9], [10, 11, 11, 11]]]
+    assert inverse.tolist() == [0, 1, 4, 5, 6, 8, 12, 13, 14, 15, 16, 17]
+
+
+@pytest.mark.parametrize("gqa", [True, False])
+def test_segment_attention_equals_the_masked_kernel_forward_and_backward(gqa):
+    """CPU SDPA over packed documents as length-bucketed causal segments == SDPA with the
+    document-causal mask, values and gradients (rows of several documents, padding, one-token
+    documents, a document filling a row)."""
+    from audiolm.lm.attention import _attend_sdpa
+
+    torch.manual_seed(3)
+    B, L, H, D = 3, 70, 4, 8
+    Hkv = 2 if gqa else H
+    doc = torch.tensor([[0] * 33 + [1] + [2] * 30 + [-1] * 6, [0] * 70, [0] * 5 + [1] * 64 + [2]])
+    x = [torch.randn(B, L, h, D, requires_grad=True) for h in (H, Hkv, Hkv)]
+    masked = AttentionPlan("sdpa", is_causal=False, mask=document_causal_mask(doc))
+    seg = AttentionPlan.build("sdpa", doc)
+    assert seg.segments is not None and seg.mask is None
+    w = torch.randn(B, L, H, D)
+    grads = []
+    for plan in (masked, seg):
+        out = _attend_sdpa(*x, plan)
+        (out * w).sum().backward()
+        grads.append((out.detach(), [t.grad.clone() for t in x]))
+        for t in x:
+            t.grad = None
+    torch.testing.assert_close(grads[1][0], grads[0][0], atol=1e-5, rtol=1e-5)
+    for g_seg, g_mask in zip(grads[1][1], grads[0][1]):
+        torch.testing.assert_close(g_seg, g_mask, atol=1e-5, rtol=1e-5)
 
 
 def test_gqa_equals_mha_with_repeated_kv_heads():

@@ -1,7 +1,7 @@
 """Attention backends: xformers (CUDA, block-diagonal causal masks over packed documents),
 PyTorch's varlen attention (CUDA flash kernels over the packed documents as one ragged batch:
-no work on masked blocks) and PyTorch SDPA (everywhere, with an equivalent document-causal
-boolean mask).
+no work on masked blocks) and PyTorch SDPA (everywhere: on CPU the packed documents as causal
+segments bucketed by length, on CUDA an equivalent document-causal boolean mask).
 
 All functions take and return tensors in ``[B, L, H, D]`` layout (the layout of the projections),
 with ``n_heads`` query heads and ``n_kv_heads`` key/value heads (grouped-query attention).
@@ -126,6 +126,36 @@ def packed_seqlens(document_ids: torch.Tensor) -> list[int]:
     return (ends - starts).tolist()
 
 
+SEGMENT_ROUND = 32  # segment lengths are padded up to a multiple of this (fewer, larger SDPA calls)
+
+
+def causal_segments(document_ids: torch.Tensor, round_to: int = SEGMENT_ROUND) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The packed rows' documents as causal segments, grouped by padded length (CPU SDPA).
+
+    Returns ``gathers``: per padded length, long ``[n, Lp]`` indices into the ``B*L`` flat tokens
+    (each segment's last token repeats as end padding: causal attention never lets a real token see
+    it), and ``inverse``: for each flat token, its row in the concatenation of the buckets' flattened
+    outputs. Attention then costs the sum of squared document lengths, not ``L^2`` per row.
+    """
+    lens = packed_seqlens(document_ids)
+    starts = list(itertools.accumulate([0, *lens[:-1]]))
+    buckets: dict[int, list[tuple[int, int]]] = {}
+    for st, n in zip(starts, lens):
+        buckets.setdefault(-(-n // round_to) * round_to, []).append((st, n))
+    dev = document_ids.device
+    gathers, inverse, offset = [], torch.empty(sum(lens), dtype=torch.long), 0
+    for width, segs in sorted(buckets.items()):
+        st = torch.tensor([a for a, _ in segs])
+        n = torch.tensor([b for _, b in segs])
+        col = torch.arange(width)
+        gathers.append((st[:, None] + torch.minimum(col[None], n[:, None] - 1)).to(dev))
+        real = col[None] < n[:, None]  # [segments, width]
+        flat = (st[:, None] + col[None])[real]
+        inverse[flat] = offset + real.reshape(-1).nonzero().squeeze(1)
+        offset += len(segs) * width
+    return gathers, inverse.to(dev)
+
+
 def document_ids_from_positions(position_ids: torch.Tensor) -> torch.Tensor:
     """Document ids from positions that restart at 0 for each document (row-local numbering)."""
     starts = position_ids == 0
@@ -140,18 +170,22 @@ class AttentionPlan:
     backend: str  # "sdpa" | "xformers" | "varlen"
     is_causal: bool = True
     mask: torch.Tensor | None = None  # sdpa: bool [B, 1, Lq, Lk] (True = attend)
+    segments: tuple[list[torch.Tensor], torch.Tensor] | None = None  # sdpa on CPU: causal_segments()
     bias: Any = None  # xformers attention bias
     packed: bool = False  # xformers: rows flattened into one [1, B*L] sequence
     cu_seqlens: torch.Tensor | None = None  # varlen: int32 [n_segments + 1] offsets into the B*L tokens
     max_seqlen: int = 0  # varlen: the longest segment
 
     @classmethod
-    def build(cls, backend: str, document_ids: torch.Tensor | None) -> "AttentionPlan":
-        """Plan for a full (uncached) pass over ``[B, L]`` tokens, causal within documents."""
+    def build(cls, backend: str, document_ids: torch.Tensor | None, segments: bool = True) -> "AttentionPlan":
+        """Plan for a full (uncached) pass over ``[B, L]`` tokens, causal within documents.
+        ``segments=False``: SDPA on CPU keeps the mask too (fixed shapes, for ``torch.compile``)."""
         one_doc = document_ids is None or single_document_rows(document_ids)
         if backend == "sdpa":
             if one_doc:
                 return cls("sdpa", is_causal=True)
+            if segments and document_ids.device.type == "cpu":  # no work on masked blocks; shapes vary
+                return cls("sdpa", segments=causal_segments(document_ids))
             return cls("sdpa", is_causal=False, mask=document_causal_mask(document_ids))
         if backend == "xformers":
             from xformers.ops import fmha
@@ -183,6 +217,8 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, plan: AttentionPla
 
 def _attend_sdpa(q, k, v, plan: AttentionPlan) -> torch.Tensor:
     gqa = q.shape[2] != k.shape[2]
+    if plan.segments is not None:
+        return _attend_segments(q, k, v, plan.segments, gqa)
     out = F.scaled_dot_product_attention(
         q.transpose(1, 2),
         k.transpose(1, 2),
@@ -192,6 +228,18 @@ def _attend_sdpa(q, k, v, plan: AttentionPlan) -> torch.Tensor:
         enable_gqa=gqa,
     )
     return out.transpose(1, 2)
+
+
+def _attend_segments(q, k, v, segments, gqa: bool) -> torch.Tensor:
+    """Causal SDPA over each bucket of equal-width document segments (see :func:`causal_segments`)."""
+    B, L, H, D = q.shape
+    flat = [t.reshape(B * L, t.shape[2], D) for t in (q, k, v)]
+    outs = []
+    for idx in segments[0]:
+        qs, ks, vs = (t[idx].transpose(1, 2) for t in flat)  # [n, heads, width, D]
+        o = F.scaled_dot_product_attention(qs, ks, vs, is_causal=True, enable_gqa=gqa)
+        outs.append(o.transpose(1, 2).reshape(-1, H, D))
+    return torch.cat(outs)[segments[1]].reshape(B, L, H, D)
 
 
 @torch.compiler.disable  # an opaque fused kernel; its block-diagonal bias differs every batch (no recompiles)

@@ -169,6 +169,7 @@ class AudioLM(nn.Module):
             self.lm_head.weight = self.embed.weight
         self.rope = RotaryEmbedding(cfg.resolved_head_dim, cfg.rope_theta, cfg.rope_scaling)
         self.activation_checkpointing = False
+        self._compiled_blocks = False  # set by compile_blocks()
         self.reset_parameters()
 
     @torch.no_grad()
@@ -199,6 +200,7 @@ class AudioLM(nn.Module):
         """
         for layer in self.layers:
             layer.compile(**kwargs)
+        self._compiled_blocks = True  # attention plans of fixed shapes from now on (no recompiles)
 
     def new_cache(self, batch_size: int, max_len: int, device=None, dtype=None) -> KVCache:
         p = self.embed.weight
@@ -232,7 +234,8 @@ class AudioLM(nn.Module):
             backend = resolve_backend(self.cfg.attention, input_ids.device)
             if backend == "varlen" and document_ids is None:  # each row one segment
                 document_ids = torch.zeros_like(input_ids)
-            plan = AttentionPlan.build(backend, document_ids)
+            static = self._compiled_blocks or torch.compiler.is_compiling()
+            plan = AttentionPlan.build(backend, document_ids, segments=not static)
         x = self.embed(input_ids)
         cos, sin = self.rope(position_ids, torch.float32)
         ckpt = self.activation_checkpointing and self.training and torch.is_grad_enabled() and cache is None
