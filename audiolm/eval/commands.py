@@ -157,14 +157,15 @@ def run_eval(args) -> int:
     return 1 if failed else 0
 
 
-# Relative cost of a task for splitting tasks between --jobs workers, from the quickstart's CPU
-# eval (2 threads, 100 TTS utterances, 400 items per set: TTS 122 s + its judge's first training,
-# a 400-item spoken set 8-30 s, a 200-pair SALMon part 8 s): TTS outweighs all the likelihood sets
-# together, so it gets a worker of its own. A task not listed counts as a spoken likelihood set.
-TASK_COST = {"tts": 30.0, "continuation": 10.0, "s2st": 30.0, "s2tt": 10.0, "asr": 1.0, "cross_modal": 0.7,
-             "twuggy": 0.3, "tblimp": 0.2, "text_storycloze": 0.3, "hellaswag": 0.4, "sstorycloze": 2.0,
-             "topic_sstorycloze": 2.0}
-SPOKEN_SET_COST = 1.0
+# Expected cost of a task for splitting tasks between --jobs workers: seconds on one CPU thread in
+# the quickstart's eval (development VM, 2026-12-02; 400 items per set, SALMon 200 pairs per part,
+# 100 ASR/TTS utterances; TTS including its corpus judge's first training, ~113 s). The tasks the
+# quickstart does not run are scaled from TTS by their generation length. A task not listed counts
+# as a 200-item spoken likelihood set (a SALMon part).
+TASK_COST = {"tts": 230.0, "continuation": 80.0, "s2st": 230.0, "s2tt": 80.0, "asr": 11.0, "cross_modal": 9.0,
+             "twuggy": 0.3, "tblimp": 1.0, "text_storycloze": 2.4, "hellaswag": 4.2, "swuggy": 7.3, "sblimp": 19.0,
+             "sstorycloze": 90.0, "topic_sstorycloze": 77.0}
+SPOKEN_SET_COST = 26.0
 
 
 def split_tasks(names: list[str], jobs: int) -> list[list[str]]:
