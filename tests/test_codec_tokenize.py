@@ -155,3 +155,13 @@ def test_tokenize_refuses_to_mix_codecs_and_decode_writes_audio(tmp_path, ckpt):
     for w, cut in zip(wavs, sorted(cuts, key=lambda c: c.id)):
         audio, sr = sf.read(w)
         assert sr == 24000 and abs(len(audio) - cut.num_samples) < 2
+
+
+def test_length_batches_group_similar_lengths_within_both_limits():
+    from audiolm.codec.api import length_batches
+
+    sizes = [50, 10, 40, 10, 30, 500, 20]
+    batches = length_batches(sizes, batch_size=3, max_samples=130)
+    assert sorted(sum(batches, [])) == list(range(len(sizes)))  # every clip once
+    assert [[sizes[k] for k in b] for b in batches] == [[10, 10, 20], [30, 40], [50], [500]]
+    assert all(len(b) * max(sizes[k] for k in b) <= 130 or len(b) == 1 for b in batches)

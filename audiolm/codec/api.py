@@ -134,6 +134,38 @@ class MimiCodec(AudioCodec):
         return self.model.decode(codes.to(self.device).long()).audio_values
 
 
+def length_batches(sizes: list[int], batch_size: int = 16, max_samples: float = float("inf")) -> list[list[int]]:
+    """Indices of ``sizes`` in batches of similar length (shortest first): at most ``batch_size``
+    clips and ``max_samples`` padded samples per batch (a longer clip goes alone)."""
+    order = sorted(range(len(sizes)), key=lambda k: sizes[k])
+    out, i = [], 0
+    while i < len(order):
+        j = i + 1
+        while j < len(order) and j - i < batch_size and (j - i + 1) * sizes[order[j]] <= max_samples:
+            j += 1
+        out.append(order[i:j])
+        i = j
+    return out
+
+
+@torch.no_grad()
+def encode_padded(codec: "AudioCodec", audios: list) -> list:
+    """Codes ``[n_q, T_i]`` (numpy) of each mono clip in one codec call: zero-padded on the right
+    to the longest, each clip's frames cut back to its own length (exact for a causal codec)."""
+    import numpy as np
+
+    wav = torch.zeros(len(audios), 1, max(max(a.size for a in audios), 1))
+    for b, a in enumerate(audios):
+        wav[b, 0, : a.size] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+    out = codec.encode(wav.to(codec_device(codec))).cpu().numpy()
+    return [out[b, :, : codec.n_frames(a.size)] for b, a in enumerate(audios)]
+
+
+def codec_device(codec) -> torch.device:
+    p = next(iter(codec.parameters()), None) if isinstance(codec, nn.Module) else None
+    return p.device if p is not None else torch.device("cpu")
+
+
 def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> AudioCodec:
     """``mimi:PATH`` -> :class:`MimiCodec`; a checkpoint path -> :class:`TrainedCodec`."""
     spec = str(spec)

@@ -51,6 +51,7 @@ from ..token_shards import meta_dir, migrate_legacy, progress_dir, read_codec_in
 from .tokenize_progress import (
     PartLock, check_codec_json, check_plan, clean_scratch, manifest_fingerprint, restart, scratch_folder,
 )
+from .api import encode_padded, length_batches
 from .audio import load_cut_checked
 
 log = logging.getLogger("audiolm")
@@ -127,23 +128,12 @@ class ShardEncoder:
             codes[k] = self.codec.encode_long(wav, chunk_seconds=self.chunk_seconds)[0].cpu().numpy()
             if progress is not None:
                 progress.update(1)
-        i = 0
-        while i < len(short):
-            j = i + 1
-            while (j < len(short) and j - i < self.batch_size
-                   and (j - i + 1) * prepared[short[j]].size <= self.max_batch_seconds * sr):
-                j += 1
-            batch = short[i:j]
-            n = max(max(prepared[k].size for k in batch), 1)
-            wav = torch.zeros(len(batch), 1, n)
-            for b, k in enumerate(batch):
-                wav[b, 0, : prepared[k].size] = torch.from_numpy(prepared[k])
-            out = self.codec.encode(wav).cpu().numpy()
-            for b, k in enumerate(batch):
-                codes[k] = out[b, :, : self.codec.n_frames(prepared[k].size)]
+        for batch in length_batches([prepared[k].size for k in short], self.batch_size, self.max_batch_seconds * sr):
+            batch = [short[b] for b in batch]
+            for k, c in zip(batch, encode_padded(self.codec, [prepared[k] for k in batch])):
+                codes[k] = c
             if progress is not None:
                 progress.update(len(batch))
-            i = j
         result = []
         shift = 1.0 / self.codec.frame_rate
         for k, cut in enumerate(cuts):

@@ -24,6 +24,10 @@ import torch
 log = logging.getLogger("audiolm")
 
 
+ENCODE_BATCH = 16  # clips per codec call, as `audiolm tokenize` batches them
+ENCODE_BATCH_SECONDS = 600.0  # and at most this much padded audio per call
+
+
 class MissingCodecError(RuntimeError):
     pass
 
@@ -118,14 +122,8 @@ class EvalContext:
                     pass
             todo.append((cid, cut, mem_key, f))
         if todo:
-            from audiolm.codec.audio import load_cut
-
-            dev = _module_device(codec, self.device)
-            for cid, cut, mem_key, f in todo:
-                audio = load_cut(cut, int(codec.sample_rate))  # checked source and header, mono
-                wav = torch.from_numpy(np.ascontiguousarray(audio, dtype=np.float32))[None, None].to(dev)
-                with torch.no_grad():
-                    codes = codec.encode(wav)[0].cpu().numpy().astype(np.int16)
+            for k, codes in self._encode_batched(codec, [t[1] for t in todo]):
+                cid, _, mem_key, f = todo[k]
                 out[cid] = self._codes[mem_key] = codes
                 if f is not None:
                     try:
@@ -137,6 +135,20 @@ class EvalContext:
                         log.warning("cannot write the codes cache %s (%s)", f.parent, e)
                         disk = None
         return out
+
+    def _encode_batched(self, codec, cuts):
+        """Yield ``(k, int16 [n_q, T] codes)`` for each of ``cuts``, encoded the way ``audiolm
+        tokenize`` encodes the training audio: clips of similar length in one zero-padded batch
+        (:func:`audiolm.codec.api.encode_padded`; several times faster than one by one for short
+        clips). Audio is read batch by batch."""
+        from audiolm.codec.api import encode_padded, length_batches
+        from audiolm.codec.audio import load_cut
+
+        sizes = [int(c.duration * codec.sample_rate) for c in cuts]
+        for batch in length_batches(sizes, ENCODE_BATCH, ENCODE_BATCH_SECONDS * codec.sample_rate):
+            audio = [load_cut(cuts[k], int(codec.sample_rate)) for k in batch]  # checked source and header, mono
+            for k, codes in zip(batch, encode_padded(codec, audio)):
+                yield k, codes.astype(np.int16)
 
     def decode_codes(self, codes: np.ndarray, task: str = "") -> tuple[np.ndarray, int]:
         """Codes ``int[n_q, T]`` (codebooks 0..n_q-1) -> waveform float32 at the codec rate."""

@@ -42,6 +42,9 @@ class FramingCodec(nn.Module):
         self.dummy = nn.Parameter(torch.zeros(1), requires_grad=False)
         self.n_encodes = 0
 
+    def n_frames(self, n_samples: int) -> int:
+        return max(1, math.ceil(n_samples / self.hop))
+
     def encode(self, wav: torch.Tensor) -> torch.Tensor:
         self.n_encodes += 1
         B, _, S = wav.shape
