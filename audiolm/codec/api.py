@@ -157,13 +157,16 @@ def encode_padded(codec: "AudioCodec", audios: list) -> list:
     wav = torch.zeros(len(audios), 1, max(max(a.size for a in audios), 1))
     for b, a in enumerate(audios):
         wav[b, 0, : a.size] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-    out = codec.encode(wav.to(codec_device(codec))).cpu().numpy()
+    out = codec.encode(wav.to(module_device(codec))).cpu().numpy()
     return [out[b, :, : codec.n_frames(a.size)] for b, a in enumerate(audios)]
 
 
-def codec_device(codec) -> torch.device:
-    p = next(iter(codec.parameters()), None) if isinstance(codec, nn.Module) else None
-    return p.device if p is not None else torch.device("cpu")
+def module_device(m, default: str | torch.device = "cpu") -> torch.device:
+    """The device of a module's first parameter (``default`` for a module without any)."""
+    try:
+        return next(m.parameters()).device
+    except (StopIteration, AttributeError):
+        return torch.device(default)
 
 
 def load_codec(spec: str | Path, device: str | torch.device = "cpu") -> AudioCodec:

@@ -153,7 +153,9 @@ class EvalContext:
     def decode_codes(self, codes: np.ndarray, task: str = "") -> tuple[np.ndarray, int]:
         """Codes ``int[n_q, T]`` (codebooks 0..n_q-1) -> waveform float32 at the codec rate."""
         codec = self.get_codec(task)
-        dev = _module_device(codec, self.device)
+        from audiolm.codec.api import module_device
+
+        dev = module_device(codec, self.device)
         with torch.no_grad():
             wav = codec.decode(torch.as_tensor(np.asarray(codes, dtype=np.int64))[None].to(dev))
         return wav[0, 0].float().cpu().numpy(), int(codec.sample_rate)
@@ -167,10 +169,3 @@ def _cut_identity(cut) -> str:
             (s.source if isinstance(s.source, str) else hashlib.sha1(bytes(s.source)).hexdigest()) for s in rec.sources
         )
     return f"{cut.id}|{src}|{getattr(cut, 'start', 0):.4f}|{cut.duration:.4f}"
-
-
-def _module_device(m, default) -> torch.device:
-    try:
-        return next(m.parameters()).device
-    except (StopIteration, AttributeError):
-        return torch.device(default)
