@@ -124,7 +124,10 @@ def test_mask_helpers():
     pos = torch.tensor([[0, 1, 0, 1, 2, 0]])
     assert document_ids_from_positions(pos).tolist() == [[0, 0, 1, 1, 1, 2]]
     assert AttentionPlan.build("sdpa", doc[1:]).is_causal  # fast path
-    assert AttentionPlan.build("sdpa", doc).segments is not None  # CPU: causal segments, no mask
+    seg_plan = AttentionPlan.build("sdpa", doc)
+    assert seg_plan.segments is not None and seg_plan.mask is None  # CPU: causal segments, no mask
+    assert torch.equal(seg_plan.full_mask(), document_causal_mask(doc))  # for backends of one's own
+    assert AttentionPlan.build("sdpa", doc[1:]).full_mask() is None
     gathers, inverse = causal_segments(doc, round_to=4)
     # runs 2, 3, 1 | 4, 2 -> widths 4 (all five); each segment's last token repeats as padding
     assert [g.tolist() for g in gathers] == [[[0, 1, 1, 1], [2, 3, 4, 4], [5, 5, 5, 5], [6, 7, 8, 9], [10, 11, 11, 11]]]

@@ -171,6 +171,7 @@ class AttentionPlan:
     is_causal: bool = True
     mask: torch.Tensor | None = None  # sdpa: bool [B, 1, Lq, Lk] (True = attend)
     segments: tuple[list[torch.Tensor], torch.Tensor] | None = None  # sdpa on CPU: causal_segments()
+    document_ids: torch.Tensor | None = None  # sdpa with segments: what full_mask() builds from
     bias: Any = None  # xformers attention bias
     packed: bool = False  # xformers: rows flattened into one [1, B*L] sequence
     cu_seqlens: torch.Tensor | None = None  # varlen: int32 [n_segments + 1] offsets into the B*L tokens
@@ -185,7 +186,7 @@ class AttentionPlan:
             if one_doc:
                 return cls("sdpa", is_causal=True)
             if segments and document_ids.device.type == "cpu":  # no work on masked blocks; shapes vary
-                return cls("sdpa", segments=causal_segments(document_ids))
+                return cls("sdpa", is_causal=False, segments=causal_segments(document_ids), document_ids=document_ids)
             return cls("sdpa", is_causal=False, mask=document_causal_mask(document_ids))
         if backend == "xformers":
             from xformers.ops import fmha
@@ -199,6 +200,13 @@ class AttentionPlan:
             cu = torch.tensor([0, *itertools.accumulate(lens)], dtype=torch.int32, device=document_ids.device)
             return cls("varlen", cu_seqlens=cu, max_seqlen=max(lens), packed=True)
         raise ValueError(f"unknown attention backend {backend!r}")
+
+    def full_mask(self) -> torch.Tensor | None:
+        """The boolean ``[B, 1, Lq, Lk]`` mask this plan means, whichever kernel path it takes (for
+        a backend of your own); ``None`` when it is plain causal (``is_causal``) or sees everything."""
+        if self.mask is not None:
+            return self.mask
+        return document_causal_mask(self.document_ids) if self.document_ids is not None else None
 
     @classmethod
     def from_mask(cls, mask: torch.Tensor) -> "AttentionPlan":
