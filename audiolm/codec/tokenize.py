@@ -121,7 +121,7 @@ class ShardEncoder:
         codes: dict[int, np.ndarray] = {}
         sr, chunk_n = self.codec.sample_rate, int(self.chunk_seconds * self.codec.sample_rate)
         long = [k for k, a in prepared.items() if a.size > chunk_n]
-        short = sorted((k for k, a in prepared.items() if a.size <= chunk_n), key=lambda k: prepared[k].size)
+        short = [k for k, a in prepared.items() if a.size <= chunk_n]  # length_batches orders them
         for k in long:
             report.repair("very long (encoded in chunks)", cuts[k].id)
             wav = torch.from_numpy(prepared[k])[None, None]
